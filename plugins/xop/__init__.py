@@ -1,0 +1,1 @@
+"""XOP Networks operations pipeline: the domain package behind the Airflow DAGs."""

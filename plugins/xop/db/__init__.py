@@ -1,0 +1,1 @@
+"""The XOP ticket database: schema (SQLAlchemy Core), engine, migrations."""

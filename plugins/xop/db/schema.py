@@ -1,0 +1,175 @@
+"""Tables of the ticket store: tickets, their events, SLA clocks and the email outbox.
+
+Monitoring tables live beside their domain code (``xop.trunks.tables`` and friends) on the
+same :data:`xop.db.meta.metadata`; :func:`all_tables` imports them so the schema is complete.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from xop.db.meta import metadata
+from xop.db.types import UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+STATES = ("open", "waiting_customer", "recovered", "resolved", "closed")
+#: States in which a ticket is still being worked; monitoring de-duplicates against these.
+ACTIVE_STATES = ("open", "waiting_customer", "recovered")
+URGENCIES = ("critical", "major", "minor")
+SOURCES = ("customer", "monitoring", "staff")
+
+_active_sql = "state IN ('open', 'waiting_customer', 'recovered')"
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("number", String(16), nullable=False, unique=True),
+    Column("customer", String(64), nullable=False),
+    Column("system", String(64)),
+    Column("subject", String(200), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("reporter_name", String(120), nullable=False),
+    Column("reporter_email", String(254), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("urgency", String(16)),
+    Column("proposed_urgency", String(16)),
+    Column("level", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    # A monitored thing ("trunk:acme-pri-1", "health:acme-conf1:disk") has at most one active
+    # ticket: enforced by the partial unique index below, also under concurrent DAG runs.
+    Column("dedup_key", String(200)),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("escalated_at", UTCDateTime),
+    Column("recovered_at", UTCDateTime),
+    Column("rca_sent_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("reopen_count", Integer, nullable=False, server_default="0"),
+    # Earliest instant at which the sweep has something to do for this ticket (a warning or
+    # a breach of a running clock). NULL when no clock is running. The sweep reads only this.
+    Column("next_due_at", UTCDateTime),
+    CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),
+    CheckConstraint(f"state IN {STATES!r}", name="state_known"),
+    CheckConstraint(f"source IN {SOURCES!r}", name="source_known"),
+    CheckConstraint(f"urgency IS NULL OR urgency IN {URGENCIES!r}", name="urgency_known"),
+)
+Index("ix_tickets_next_due_at", tickets.c.next_due_at)
+Index("ix_tickets_customer_state", tickets.c.customer, tickets.c.state)
+Index(
+    "uq_tickets_active_dedup_key",
+    tickets.c.dedup_key,
+    unique=True,
+    sqlite_where=text(f"dedup_key IS NOT NULL AND {_active_sql}"),
+    postgresql_where=text(f"dedup_key IS NOT NULL AND {_active_sql}"),
+)
+
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("public", Boolean, nullable=False),
+    Column("body", Text, nullable=False, server_default=""),
+    Column("payload", JSON, nullable=False),
+)
+Index("ix_ticket_events_ticket_id", ticket_events.c.ticket_id, ticket_events.c.id)
+
+ticket_clocks = Table(
+    "ticket_clocks",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(32), nullable=False),
+    # A reopened ticket starts a new l2_response: cycle counts the openings.
+    Column("cycle", Integer, nullable=False, server_default="0"),
+    Column("calendar", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("target_seconds", BigInteger, nullable=False),
+    # Business (or 24x7) seconds the clock spent paused, closed pauses only.
+    Column("paused_seconds", BigInteger, nullable=False, server_default="0"),
+    Column("paused_at", UTCDateTime),
+    Column("due_at", UTCDateTime),
+    # The next instant the sweep must look at this clock: next warning threshold or due_at.
+    Column("next_check_at", UTCDateTime),
+    # Highest warning fraction already sent (0 = none); thresholds at or below it are done.
+    Column("warned_fraction", Float, nullable=False, server_default="0"),
+    Column("met_at", UTCDateTime),
+    Column("breached_at", UTCDateTime),
+    Column("stopped_at", UTCDateTime),
+    # Fingerprint of the policy + calendar the due date was computed with (Zammad's habit):
+    # a policy edit finds the clocks to recompute.
+    Column("policy_version", String(16), nullable=False, server_default=""),
+    UniqueConstraint("ticket_id", "name", "cycle", name="uq_ticket_clocks_ticket_name_cycle"),
+)
+Index("ix_ticket_clocks_ticket_id", ticket_clocks.c.ticket_id)
+Index("ix_ticket_clocks_next_check_at", ticket_clocks.c.next_check_at)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="SET NULL")),
+    Column("event_id", BigId, ForeignKey("ticket_events.id", ondelete="SET NULL")),
+    # Unique per (ticket, event, recipient) or (audit run, recipient): a rerun inserts nothing.
+    Column("dedup_key", String(300), nullable=False, unique=True),
+    Column("message_id", String(200), nullable=False, unique=True),
+    Column("kind", String(40), nullable=False),
+    Column("audience", String(16), nullable=False),  # customer | internal
+    Column("recipient", String(254), nullable=False),
+    Column("subject", String(300), nullable=False),
+    # The whole RFC 5322 message as it will be sent (headers, text, HTML, attachments).
+    Column("mime", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", Text),
+    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
+    CheckConstraint("audience IN ('customer', 'internal')", name="audience_known"),
+)
+Index("ix_notifications_pending", notifications.c.status, notifications.c.next_attempt_at)
+
+# Counter for human ticket numbers. One row; incremented under a row lock (PostgreSQL) or the
+# database write lock (SQLite), so concurrent opens never share a number.
+ticket_number_seq = Table(
+    "ticket_number_seq",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_value", BigInteger, nullable=False),
+)
+
+
+def all_tables() -> None:
+    """Import every module that declares tables, so ``metadata`` holds the whole schema."""
+    import importlib
+
+    for module in ("xop.trunks.tables", "xop.audit.tables", "xop.backup.tables"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise

@@ -1,0 +1,52 @@
+"""What every DAG task starts from: configuration, the migrated ticket database, ``now``.
+
+DAG files stay thin and parse fast: they import this inside their tasks, never at module level.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+
+from sqlalchemy import Engine
+
+from xop.config import XopConfig, load_config
+from xop.db.engine import DEFAULT_CONN_ID, get_engine
+from xop.db.migrate import ensure_current
+from xop.errors import InvalidInput
+
+
+def config() -> XopConfig:
+    return load_config()
+
+
+@cache
+def ticket_db(conn_id: str = DEFAULT_CONN_ID) -> Engine:
+    """The ticket database of the Airflow connection ``conn_id``, migrated to the newest schema."""
+    engine = get_engine(conn_id)
+    ensure_current(engine)
+    return engine
+
+
+def ticket_service():
+    from xop.tickets import TicketService
+
+    return TicketService(ticket_db(), config())
+
+
+def resolve_now(value: str | datetime | None) -> datetime:
+    """``now`` of a task: the ``now`` param when given (tests, replays), else the wall clock."""
+    if value in (None, ""):
+        return datetime.now(UTC)
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise InvalidInput(
+                "now", f"must be an ISO 8601 instant like 2026-12-01T15:00:00Z, got {value!r}"
+            ) from None
+    if dt.tzinfo is None:
+        raise InvalidInput("now", f"must include a UTC offset, got {value!r}")
+    return dt.astimezone(UTC)

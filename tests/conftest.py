@@ -1,0 +1,100 @@
+"""Test harness shared by every test module.
+
+- A throwaway ``AIRFLOW_HOME`` with SQLite metadata and the examples off, set before Airflow is
+  imported anywhere.
+- A fresh PostgreSQL database per run on 127.0.0.1:5432 (trust auth), dropped at the end.
+  Unreachable PostgreSQL is a failure, never a skip.
+- ``db_engine``: a migrated ticket database, parametrised over SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+_HOME = Path(tempfile.mkdtemp(prefix="xop-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_HOME)
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "plugins")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_CONFIG = REPO / "tests" / "data" / "config.yaml"
+PG_ADMIN_URL = os.environ.get("XOP_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _admin() -> sa.Engine:
+    return sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+def create_pg_database(prefix: str = "xop_test") -> str:
+    """Create an empty database with a unique name; returns its SQLAlchemy URL."""
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    eng = _admin()
+    with eng.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    eng = _admin()
+    with eng.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test session."""
+    url = create_pg_database()
+    yield url
+    drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def xop_config():
+    from xop.config import load_config
+
+    os.environ["XOP_CONFIG"] = str(TEST_CONFIG)
+    return load_config(TEST_CONFIG)
+
+
+def _fresh_engine(kind: str, tmp_path: Path, pg_url: str) -> sa.Engine:
+    from xop.db.engine import engine_from_url
+    from xop.db.migrate import upgrade
+
+    if kind == "sqlite":
+        engine = engine_from_url(f"sqlite:///{tmp_path / 'xop.db'}")
+    else:
+        engine = engine_from_url(pg_url)
+        # One database for the session: start every test from an empty schema.
+        with engine.begin() as c:
+            c.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_engine(request, tmp_path, pg_url) -> Iterator[sa.Engine]:
+    """A migrated, empty XOP database on SQLite and on PostgreSQL."""
+    engine = _fresh_engine(request.param, tmp_path, pg_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_engine(tmp_path, pg_url) -> Iterator[sa.Engine]:
+    """A migrated, empty XOP database on PostgreSQL only (concurrency tests)."""
+    engine = _fresh_engine("postgresql", tmp_path, pg_url)
+    yield engine
+    engine.dispose()
