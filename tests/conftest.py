@@ -98,3 +98,29 @@ def pg_engine(tmp_path, pg_url) -> Iterator[sa.Engine]:
     engine = _fresh_engine("postgresql", tmp_path, pg_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's own metadata database (SQLite in the throwaway AIRFLOW_HOME), created once."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+@pytest.fixture(scope="session")
+def run_dag(airflow_db):
+    """Run a DAG of ``dags/`` end to end in-process with ``dag.test()``; returns the DagRun.
+
+    Usage: ``run_dag("xop_sla_sweep", now="2026-12-01T15:00:00+00:00")`` (keywords = run conf).
+    Set the connections the DAG needs first (``AIRFLOW_CONN_XOP_DB`` ... via monkeypatch.setenv).
+    """
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(REPO / "dags"))
+    assert not bag.import_errors, bag.import_errors
+
+    def run(dag_id: str, **conf):
+        return bag.get_dag(dag_id).test(run_conf=conf or None)
+
+    return run

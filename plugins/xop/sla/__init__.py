@@ -1,0 +1,1 @@
+"""SLA clocks: business-time calendars, due dates, warnings and breaches."""

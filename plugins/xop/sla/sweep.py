@@ -1,0 +1,275 @@
+"""The SLA sweep: warnings, breaches and automatic escalation, set-based.
+
+One sweep claims the due tickets through the ``next_due_at`` index (``include/sql/``), reads
+their due clocks in one query, decides in numpy which warning thresholds and due dates have
+passed, and writes the outcome with a handful of set-based statements per batch: clock
+updates, events, escalations (:func:`xop.sla.escalation.escalate_tickets`) and outbox rows.
+
+Idempotent: a threshold is warned once (``warned_fraction``), a breach is handled once
+(``breached_at``), and outbox rows are unique per (kind, ticket, event, recipient). On
+PostgreSQL, ``FOR UPDATE SKIP LOCKED`` lets two sweeps run at once without taking the same
+ticket; on SQLite the write lock serialises them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, bindparam, insert, text, update
+
+from xop.config import REPO_ROOT, XopConfig
+from xop.db.schema import ticket_clocks, ticket_events
+from xop.sla import clocks
+from xop.sla.escalation import escalate_tickets
+from xop.sla.policy import breach_action, calendar
+
+SQL_DIR = REPO_ROOT / "include" / "sql"
+ACTOR = "xop-sla-sweep"
+#: Which clock's breach escalates to which level (when its policy action is ``escalate``).
+ESCALATES_TO = {"l2_response": 3, "l3_recovery": 4}
+
+
+@cache
+def _sql(name: str) -> str:
+    return (Path(SQL_DIR) / name).read_text()
+
+
+@dataclass
+class SweepStats:
+    tickets: int = 0
+    warnings: int = 0
+    breaches: int = 0
+    escalations: int = 0
+    emails: int = 0
+    seconds: float = 0.0
+    escalated: list[str] = field(default_factory=list)
+
+
+def sweep(engine: Engine, cfg: XopConfig, *, now: datetime, batch_size: int = 5000) -> SweepStats:
+    """Act on every ticket due at ``now``; returns what was done."""
+    started = time.perf_counter()
+    stats = SweepStats()
+    seen: set[int] = set()
+    while True:
+        with engine.begin() as conn:
+            due = _claim(conn, now, batch_size)
+            fresh = [t for t in due if t["id"] not in seen]
+            if not fresh:
+                break
+            seen.update(t["id"] for t in fresh)
+            _process(conn, cfg, fresh, now, stats)
+        if len(due) < batch_size:
+            break
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _claim(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
+    sql = _sql("sla_due_tickets.sql")
+    if conn.dialect.name == "postgresql":
+        sql += "\nFOR UPDATE SKIP LOCKED"
+    q = text(sql).bindparams(now=now, limit=limit).columns(**_ticket_types())
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+@cache
+def _ticket_types() -> dict[str, Any]:
+    from xop.db.schema import tickets
+
+    return {c: tickets.c[c].type for c in ("opened_at", "recovered_at")}
+
+
+@cache
+def _clock_types() -> dict[str, Any]:
+    return {c: ticket_clocks.c[c].type for c in ("started_at", "paused_at", "due_at", "breached_at")}
+
+
+def _due_clocks(conn: Connection, ids: list[int], now: datetime) -> list[dict[str, Any]]:
+    q = (
+        text(_sql("sla_due_clocks.sql"))
+        .bindparams(bindparam("ids", expanding=True), now=now)
+        .columns(**_clock_types())
+    )
+    return [dict(r._mapping) for r in conn.execute(q, {"ids": ids})]
+
+
+def _reached(cfg: XopConfig, rows: list[dict[str, Any]], now: datetime) -> tuple[np.ndarray, np.ndarray]:
+    """Per clock: breached (bool) and the highest warning fraction reached (0 if none)."""
+    breached = np.array([r["due_at"] <= now for r in rows], dtype=bool)
+    reached = np.zeros(len(rows))
+    now_ns = clocks._ns([now])[0]
+    groups: dict[tuple[str, tuple[float, ...]], list[int]] = {}
+    for i, r in enumerate(rows):
+        groups.setdefault((r["calendar"], cfg.sla_for(r["customer"]).warn_at), []).append(i)
+    for (cal_name, warn_at), idx in groups.items():
+        part = [rows[i] for i in idx]
+        starts = clocks._ns(r["started_at"] for r in part).view("datetime64[ns]")
+        target = np.array([r["target_seconds"] for r in part], dtype=np.int64) * 10**9
+        paused = np.array([r["paused_seconds"] for r in part], dtype=np.int64) * 10**9
+        cal = calendar(cfg, cal_name)
+        best = np.zeros(len(part))
+        for f in sorted(warn_at):
+            at = cal.add_many(
+                starts, (np.round(target * f).astype(np.int64) + paused).view("timedelta64[ns]")
+            )
+            best = np.where(at.view(np.int64) <= now_ns, f, best)
+        reached[idx] = best
+    return breached, reached
+
+
+def _process(
+    conn: Connection, cfg: XopConfig, due: list[dict[str, Any]], now: datetime, stats: SweepStats
+) -> None:
+    from xop.tickets.notices import CLOCK_LABELS, contact_context, notify
+
+    by_id = {t["id"]: t for t in due}
+    rows = _due_clocks(conn, list(by_id), now)
+    for r in rows:
+        r["customer"] = by_id[r["ticket_id"]]["customer"]
+    stats.tickets += len(due)
+    if rows:
+        breached, reached = _reached(cfg, rows, now)
+        warn_rows = [
+            r | {"fraction": f}
+            for r, b, f in zip(rows, breached, reached, strict=True)
+            if not b and f > r["warned_fraction"]
+        ]
+        breach_rows = [r for r, b in zip(rows, breached, strict=True) if b]
+
+        # Clock state first: warned thresholds and breaches (conditional: a concurrent or
+        # repeated sweep that lost the race updates nothing).
+        for r in warn_rows:
+            r["warned_fraction"] = r["fraction"]
+        clocks.schedule(cfg, warn_rows)
+        if warn_rows:
+            conn.execute(
+                update(ticket_clocks)
+                .where(ticket_clocks.c.id == bindparam("b_id"))
+                .values(warned_fraction=bindparam("b_f"), next_check_at=bindparam("b_next")),
+                [{"b_id": r["id"], "b_f": r["fraction"], "b_next": r["next_check_at"]} for r in warn_rows],
+            )
+        if breach_rows:
+            top = {r["id"]: max(cfg.sla_for(r["customer"]).warn_at, default=0.0) for r in breach_rows}
+            conn.execute(
+                update(ticket_clocks)
+                .where(ticket_clocks.c.id == bindparam("b_id"), ticket_clocks.c.breached_at.is_(None))
+                .values(breached_at=now, next_check_at=None, warned_fraction=bindparam("b_f")),
+                [{"b_id": r["id"], "b_f": top[r["id"]]} for r in breach_rows],
+            )
+
+        # History: one internal event per warning and per breach, inserted in one statement.
+        events = []
+        for r in warn_rows:
+            events.append(
+                _event(
+                    r,
+                    "sla_warning",
+                    {"clock": r["name"], "fraction": r["fraction"], "due_at": r["due_at"]},
+                    now,
+                )
+            )
+        for r in breach_rows:
+            action = breach_action(cfg, r["customer"], r["name"])
+            to = ESCALATES_TO.get(r["name"]) if action == "escalate" else None
+            if to is not None and by_id[r["ticket_id"]]["level"] >= to:
+                to, action = None, "notify"
+            r["action"], r["to_level"] = action, to
+            events.append(
+                _event(r, "sla_breached", {"clock": r["name"], "action": action, "due_at": r["due_at"]}, now)
+            )
+        if events:
+            res = conn.execute(
+                insert(ticket_events).returning(ticket_events.c.id, sort_by_parameter_order=True), events
+            )
+            for ev, (eid,) in zip(events, res.all(), strict=True):
+                ev["id"] = eid
+        stats.warnings += len(warn_rows)
+        stats.breaches += len(breach_rows)
+
+        # Emails: warnings to the owning level; breaches to it, plus the emergency contact when
+        # the action is notify (the end of the chain, or a policy that does not escalate).
+        emergency = cfg.escalation.emergency.email
+        for r, ev in zip(warn_rows + breach_rows, events, strict=True):
+            t = by_id[r["ticket_id"]]
+            owner = contact_context(cfg, t["level"])["email"]
+            clock_ctx = {
+                "name": r["name"],
+                "label": CLOCK_LABELS[r["name"]],
+                "due_at": r["due_at"],
+                "fraction": ev["payload"].get("fraction", 1.0),
+                "started_at": r["started_at"],
+            }
+            if ev["kind"] == "sla_warning":
+                stats.emails += notify(
+                    conn,
+                    cfg,
+                    kind="sla_warning",
+                    ticket=t,
+                    event=ev,
+                    now=now,
+                    recipients=[owner],
+                    extra={"clock": clock_ctx},
+                )
+            else:
+                kind = "emergency" if r["action"] == "notify" else "sla_breach"
+                to = [owner, emergency] if r["action"] == "notify" else [owner]
+                stats.emails += notify(
+                    conn,
+                    cfg,
+                    kind=kind,
+                    ticket=t,
+                    event=ev,
+                    now=now,
+                    recipients=to,
+                    extra={"clock": clock_ctx, "action": r["action"]}
+                    | (
+                        {
+                            "contact": cfg.escalation.emergency.model_dump(),
+                            "owner": contact_context(cfg, t["level"]),
+                        }
+                        if kind == "emergency"
+                        else {}
+                    ),
+                )
+
+        # Escalations, grouped by target level, through the one escalation implementation.
+        esc = [r for r in breach_rows if r["to_level"]]
+        if esc:
+            tickets_ = [by_id[r["ticket_id"]] for r in esc]
+            events_ = escalate_tickets(
+                conn,
+                cfg,
+                tickets_,
+                [r["to_level"] for r in esc],
+                actor=ACTOR,
+                now=now,
+                reason="Automatic escalation: the SLA target of the previous level was missed.",
+                payloads=[
+                    {"breached_clock": r["name"], "reason": f"{CLOCK_LABELS[r['name']]} target missed"}
+                    for r in esc
+                ],
+            )
+            for r, t in zip(esc, tickets_, strict=True):
+                t["level"] = r["to_level"]
+            stats.escalations += len(events_)
+            stats.escalated.extend(t["number"] for t in tickets_)
+    clocks.refresh_next_due(conn, list(by_id))
+
+
+def _event(r: dict[str, Any], kind: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    payload = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in payload.items()}
+    return {
+        "ticket_id": r["ticket_id"],
+        "at": now,
+        "actor": ACTOR,
+        "kind": kind,
+        "public": False,
+        "body": "",
+        "payload": payload,
+    }
