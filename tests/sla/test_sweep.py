@@ -84,7 +84,9 @@ def test_warnings_once_per_threshold_then_escalation(svc, db_engine, xop_config)
     with db_engine.connect() as c:
         due = dict(
             c.execute(
-                sa.select(ticket_clocks.c.name, ticket_clocks.c.due_at).where(ticket_clocks.c.ticket_id == t.id)
+                sa.select(ticket_clocks.c.name, ticket_clocks.c.due_at).where(
+                    ticket_clocks.c.ticket_id == t.id
+                )
             ).all()
         )
     assert due["l3_response"] == chi(2026, 12, 1, 13, 0) and due["l3_recovery"] == chi(2026, 12, 1, 17, 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.policy
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ class _Keeper:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        msg = email.message_from_bytes(envelope.original_content or envelope.content)
+        msg = email.message_from_bytes(
+            envelope.original_content or envelope.content, policy=email.policy.default
+        )
         with self.lock:
             self.messages.append(msg)
             n = len(self.messages)
