@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, func, select, update
 
 from xop.config import XopConfig
+from xop.db.bulk import in_ids, insert_rows, update_rows
 from xop.db.schema import ticket_clocks, tickets
 from xop.sla.policy import calendar, clock_calendar_name
 
@@ -82,7 +83,7 @@ def start_clocks(conn: Connection, cfg: XopConfig, starts: Sequence[dict[str, An
     existing = set(
         conn.execute(
             select(ticket_clocks.c.ticket_id, ticket_clocks.c.name, ticket_clocks.c.cycle).where(
-                ticket_clocks.c.ticket_id.in_({s["ticket_id"] for s in starts})
+                in_ids(ticket_clocks.c.ticket_id, {s["ticket_id"] for s in starts}, conn)
             )
         ).all()
     )
@@ -107,46 +108,35 @@ def start_clocks(conn: Connection, cfg: XopConfig, starts: Sequence[dict[str, An
     if not rows:
         return
     schedule(cfg, rows)
-    conn.execute(insert(ticket_clocks), [{k: v for k, v in r.items() if k != "customer"} for r in rows])
+    insert_rows(conn, ticket_clocks, [{k: v for k, v in r.items() if k != "customer"} for r in rows])
 
 
 def _running(conn: Connection, ticket_ids: Iterable[int], names: Iterable[str] | None = None) -> list[dict]:
     q = (
         select(ticket_clocks, tickets.c.customer)
         .join(tickets, tickets.c.id == ticket_clocks.c.ticket_id)
-        .where(ticket_clocks.c.ticket_id.in_(list(ticket_ids)), *_RUNNING)
+        .where(in_ids(ticket_clocks.c.ticket_id, ticket_ids, conn), *_RUNNING)
     )
     if names is not None:
         q = q.where(ticket_clocks.c.name.in_(list(names)))
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-_UPDATE = (
-    update(ticket_clocks)
-    .where(ticket_clocks.c.id == bindparam("b_id"))
-    .values(
-        paused_seconds=bindparam("b_paused_seconds"),
-        paused_at=bindparam("b_paused_at"),
-        target_seconds=bindparam("b_target_seconds"),
-        due_at=bindparam("b_due_at"),
-        next_check_at=bindparam("b_next_check_at"),
-        met_at=bindparam("b_met_at"),
-        stopped_at=bindparam("b_stopped_at"),
-        policy_version=bindparam("b_policy_version"),
-    )
+_WRITTEN = (
+    "id",
+    "paused_seconds",
+    "paused_at",
+    "target_seconds",
+    "due_at",
+    "next_check_at",
+    "met_at",
+    "stopped_at",
+    "policy_version",
 )
 
 
 def _write(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(
-            _UPDATE,
-            [
-                {f"b_{k}": r[k] for k in ("id", "paused_seconds", "paused_at", "target_seconds", "due_at")}
-                | {f"b_{k}": r[k] for k in ("next_check_at", "met_at", "stopped_at", "policy_version")}
-                for r in rows
-            ],
-        )
+    update_rows(conn, ticket_clocks, [{k: r[k] for k in _WRITTEN} for r in rows])
 
 
 def _close_pauses(cfg: XopConfig, rows: Sequence[dict[str, Any]], now: datetime) -> None:
@@ -187,7 +177,9 @@ def pause_clocks(conn: Connection, ticket_ids: Iterable[int], now: datetime) -> 
     conn.execute(
         update(ticket_clocks)
         .where(
-            ticket_clocks.c.ticket_id.in_(list(ticket_ids)), ticket_clocks.c.paused_at.is_(None), *_RUNNING
+            in_ids(ticket_clocks.c.ticket_id, ticket_ids, conn),
+            ticket_clocks.c.paused_at.is_(None),
+            *_RUNNING,
         )
         .values(paused_at=now, next_check_at=None)
     )
@@ -221,4 +213,4 @@ def refresh_next_due(conn: Connection, ticket_ids: Iterable[int]) -> None:
         .where(ticket_clocks.c.ticket_id == tickets.c.id)
         .scalar_subquery()
     )
-    conn.execute(update(tickets).where(tickets.c.id.in_(ids)).values(next_due_at=earliest))
+    conn.execute(update(tickets).where(in_ids(tickets.c.id, ids, conn)).values(next_due_at=earliest))

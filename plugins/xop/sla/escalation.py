@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection
 
 from xop.config import XopConfig
+from xop.db.bulk import insert_rows, update_rows
 from xop.db.schema import ticket_events, tickets
 from xop.sla import clocks
 from xop.sla.policy import effective_urgency
@@ -78,11 +79,19 @@ def escalate_tickets(
                         "at": now,
                     }
                 )
-    conn.execute(
-        update(tickets)
-        .where(tickets.c.id == bindparam("b_id"))
-        .values(level=bindparam("b_level"), urgency=bindparam("b_urgency"), escalated_at=now, updated_at=now),
-        [{"b_id": u["id"], "b_level": u["level"], "b_urgency": u["urgency"]} for u in updated],
+    update_rows(
+        conn,
+        tickets,
+        [
+            {
+                "id": u["id"],
+                "level": u["level"],
+                "urgency": u["urgency"],
+                "escalated_at": now,
+                "updated_at": now,
+            }
+            for u in updated
+        ],
     )
     for names, ids in stops.items():
         if names:
@@ -100,10 +109,7 @@ def escalate_tickets(
         }
         for u in updated
     ]
-    ids = conn.execute(
-        insert(ticket_events).returning(ticket_events.c.id, sort_by_parameter_order=True), events
-    )
-    for ev, (event_id,) in zip(events, ids.all(), strict=True):
+    for ev, event_id in zip(events, insert_rows(conn, ticket_events, events, returning="id"), strict=True):
         ev["id"] = event_id
     for u, ev in zip(updated, events, strict=True):
         notify(

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, bindparam, insert, text, update
+from sqlalchemy import Connection, Engine, select, text
 
 from xop.config import REPO_ROOT, XopConfig
+from xop.db.bulk import in_ids, insert_rows, update_rows
 from xop.db.schema import ticket_clocks, ticket_events
 from xop.sla import clocks
 from xop.sla.escalation import escalate_tickets
@@ -85,18 +86,17 @@ def _ticket_types() -> dict[str, Any]:
     return {c: tickets.c[c].type for c in ("opened_at", "recovered_at")}
 
 
-@cache
-def _clock_types() -> dict[str, Any]:
-    return {c: ticket_clocks.c[c].type for c in ("started_at", "paused_at", "due_at", "breached_at")}
-
-
 def _due_clocks(conn: Connection, ids: list[int], now: datetime) -> list[dict[str, Any]]:
+    """The running clocks of the claimed tickets whose next check (warning or due) has come."""
+    c = ticket_clocks.c
     q = (
-        text(_sql("sla_due_clocks.sql"))
-        .bindparams(bindparam("ids", expanding=True), now=now)
-        .columns(**_clock_types())
+        select(c.id, c.ticket_id, c.name, c.cycle, c.calendar, c.started_at, c.target_seconds)
+        .add_columns(c.paused_seconds, c.paused_at, c.due_at, c.warned_fraction, c.breached_at)
+        .where(in_ids(c.ticket_id, ids, conn), c.next_check_at <= now)
+        .where(c.met_at.is_(None), c.stopped_at.is_(None), c.breached_at.is_(None))
+        .order_by(c.ticket_id, c.id)
     )
-    return [dict(r._mapping) for r in conn.execute(q, {"ids": ids})]
+    return [dict(r._mapping) for r in conn.execute(q)]
 
 
 def _reached(cfg: XopConfig, rows: list[dict[str, Any]], now: datetime) -> tuple[np.ndarray, np.ndarray]:
@@ -142,26 +142,33 @@ def _process(
         ]
         breach_rows = [r for r, b in zip(rows, breached, strict=True) if b]
 
-        # Clock state first: warned thresholds and breaches (conditional: a concurrent or
-        # repeated sweep that lost the race updates nothing).
+        # Clock state first. Claimed tickets are locked (PostgreSQL FOR UPDATE) or the whole
+        # database is (SQLite): no other sweep or ticket operation touches these clocks meanwhile.
         for r in warn_rows:
             r["warned_fraction"] = r["fraction"]
         clocks.schedule(cfg, warn_rows)
-        if warn_rows:
-            conn.execute(
-                update(ticket_clocks)
-                .where(ticket_clocks.c.id == bindparam("b_id"))
-                .values(warned_fraction=bindparam("b_f"), next_check_at=bindparam("b_next")),
-                [{"b_id": r["id"], "b_f": r["fraction"], "b_next": r["next_check_at"]} for r in warn_rows],
-            )
-        if breach_rows:
-            top = {r["id"]: max(cfg.sla_for(r["customer"]).warn_at, default=0.0) for r in breach_rows}
-            conn.execute(
-                update(ticket_clocks)
-                .where(ticket_clocks.c.id == bindparam("b_id"), ticket_clocks.c.breached_at.is_(None))
-                .values(breached_at=now, next_check_at=None, warned_fraction=bindparam("b_f")),
-                [{"b_id": r["id"], "b_f": top[r["id"]]} for r in breach_rows],
-            )
+        update_rows(
+            conn,
+            ticket_clocks,
+            [
+                {"id": r["id"], "warned_fraction": r["fraction"], "next_check_at": r["next_check_at"]}
+                for r in warn_rows
+            ],
+        )
+        top = {r["customer"]: max(cfg.sla_for(r["customer"]).warn_at, default=0.0) for r in breach_rows}
+        update_rows(
+            conn,
+            ticket_clocks,
+            [
+                {
+                    "id": r["id"],
+                    "breached_at": now,
+                    "next_check_at": None,
+                    "warned_fraction": top[r["customer"]],
+                }
+                for r in breach_rows
+            ],
+        )
 
         # History: one internal event per warning and per breach, inserted in one statement.
         events = []
@@ -183,12 +190,8 @@ def _process(
             events.append(
                 _event(r, "sla_breached", {"clock": r["name"], "action": action, "due_at": r["due_at"]}, now)
             )
-        if events:
-            res = conn.execute(
-                insert(ticket_events).returning(ticket_events.c.id, sort_by_parameter_order=True), events
-            )
-            for ev, (eid,) in zip(events, res.all(), strict=True):
-                ev["id"] = eid
+        for ev, eid in zip(events, insert_rows(conn, ticket_events, events, returning="id"), strict=True):
+            ev["id"] = eid
         stats.warnings += len(warn_rows)
         stats.breaches += len(breach_rows)
 

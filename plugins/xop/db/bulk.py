@@ -1,0 +1,103 @@
+"""Set-based writes of many rows in one statement, on PostgreSQL and SQLite.
+
+Hand-written because SQLAlchemy's executemany paths are per-row on the server side: on
+PostgreSQL an ``UPDATE`` executemany is N statements, and ``insertmanyvalues`` builds one huge
+``VALUES`` list that psycopg re-parses in Python. Here PostgreSQL gets one statement over
+``unnest()`` of one array per column (constant size, whatever the row count); SQLite, which
+is in-process and fast per row, gets a plain executemany.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, ColumnElement, Connection, Table, bindparam, text
+from sqlalchemy.types import TypeDecorator
+
+
+def _pg_type(table: Table, name: str, conn: Connection) -> str:
+    col_type = table.c[name].type
+    if isinstance(col_type, TypeDecorator):
+        col_type = col_type.impl_instance
+    if isinstance(col_type, JSON):
+        return "json"
+    return col_type.compile(dialect=conn.dialect)
+
+
+def _pg_arrays(table: Table, cols: Sequence[str], rows: Sequence[dict[str, Any]], conn: Connection):
+    params, selects = {}, []
+    for i, c in enumerate(cols):
+        pg_type = _pg_type(table, c, conn)
+        values = [r[c] for r in rows]
+        if pg_type == "json":
+            params[f"a{i}"] = [None if v is None else json.dumps(v, default=str) for v in values]
+            selects.append((f"CAST(:a{i} AS text[])", f"v.c{i}::json"))
+        else:
+            params[f"a{i}"] = values
+            selects.append((f"CAST(:a{i} AS {pg_type}[])", f"v.c{i}"))
+    return params, selects
+
+
+def insert_rows(
+    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, returning: str | None = None
+) -> list[Any]:
+    """Insert ``rows`` (same keys each); with ``returning``, that column's values in row order."""
+    if not rows:
+        return []
+    cols = list(rows[0])
+    if conn.dialect.name != "postgresql":
+        if returning is None:
+            conn.execute(table.insert(), list(rows))
+            return []
+        stmt = table.insert().returning(table.c[returning], sort_by_parameter_order=True)
+        return [r[0] for r in conn.execute(stmt, list(rows))]
+    params, selects = _pg_arrays(table, cols, rows, conn)
+    unnest = ", ".join(s for s, _ in selects)
+    names = ", ".join(f"c{i}" for i in range(len(cols)))
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(cols)}) "
+        f"SELECT {', '.join(v for _, v in selects)} FROM unnest({unnest}) WITH ORDINALITY AS v({names}, ord) "
+        "ORDER BY v.ord"
+    )
+    if returning is None:
+        conn.execute(text(sql), params)
+        return []
+    # One INSERT ... SELECT ... ORDER BY draws sequence values in that order: sorting the
+    # returned keys restores the input order.
+    return sorted(conn.execute(text(sql + f" RETURNING {returning}"), params).scalars())
+
+
+def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key: str = "id") -> None:
+    """``UPDATE table SET <other keys> WHERE key = row[key]`` for every row, in one statement."""
+    if not rows:
+        return
+    cols = [key] + [c for c in rows[0] if c != key]
+    if conn.dialect.name != "postgresql":
+        stmt = (
+            table.update()
+            .where(table.c[key] == bindparam(f"b_{key}"))
+            .values({c: bindparam(f"b_{c}") for c in cols[1:]})
+        )
+        conn.execute(stmt, [{f"b_{c}": r[c] for c in cols} for r in rows])
+        return
+    params, selects = _pg_arrays(table, cols, rows, conn)
+    names = ", ".join(f"c{i}" for i in range(len(cols)))
+    sets = ", ".join(f"{c} = {selects[i][1]}" for i, c in enumerate(cols) if i)
+    sql = (
+        f"UPDATE {table.name} SET {sets} "
+        f"FROM unnest({', '.join(s for s, _ in selects)}) AS v({names}) WHERE {table.name}.{key} = v.c0"
+    )
+    conn.execute(text(sql), params)
+
+
+def in_ids(column: ColumnElement, ids: Iterable[int], conn: Connection) -> ColumnElement[bool]:
+    """``column IN ids`` as one array parameter on PostgreSQL (constant-size SQL), else IN."""
+    values = list(ids)
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import BigInteger, any_
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, values, type_=ARRAY(BigInteger)))
+    return column.in_(values)
