@@ -220,8 +220,9 @@ class _Table:
 class BusinessCalendar:
     """Business hours on given weekdays in a timezone, minus holidays.
 
-    ``holidays`` is an iterable of dates, or a ``holidays`` package object (which expands
-    lazily to any year); see :meth:`from_country`. Weekdays are 0 = Monday .. 6 = Sunday.
+    ``holidays`` is an iterable of dates (or ISO date strings), or a ``holidays`` package
+    object (which expands lazily to any year); see :meth:`from_country`.
+    Weekdays are 0 = Monday .. 6 = Sunday.
     """
 
     name = "business"
@@ -262,7 +263,7 @@ class BusinessCalendar:
             self._holidays: Any = holidays  # lazy `holidays` object: `d in h` fills the year
             self._holiday_source = self._holiday_source or f"{holidays.country}/{holidays.subdiv}"
         else:
-            self._holidays = frozenset(d.date() if isinstance(d, datetime) else d for d in holidays)
+            self._holidays = frozenset(_as_date(d) for d in holidays)
         self._table: _Table | None = None
         self._lock = threading.Lock()
 
@@ -584,6 +585,20 @@ def _default_business() -> BusinessCalendar:
 
 
 # --------------------------------------------------------------------------- array I/O
+
+
+def _as_date(value: Any) -> date:
+    """A holiday given as a date, a datetime or an ISO string ("2026-11-26")."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"holidays: expected dates like 2026-11-26, got {value!r}")
 
 
 def _format_clock(seconds: int) -> str:
