@@ -1,0 +1,76 @@
+"""
+### XOP trunk dial check
+
+Twice a day (09:00 and 15:00 America/Chicago) dials into every monitored system to verify that
+its voice network works (seed: "Dialing into the system two times every day"):
+
+* each SIP trunk: an OPTIONS probe (up when a code of the trunk's `accepted_codes` comes back in
+  time; RTT measured), then a real test call to the system's dial-in number — INVITE with digest
+  auth on 401/407, ringing, answer, ACK, a few seconds of RTP echoed back, BYE — recording post-dial
+  delay, setup time, final code and RTP packets sent/echoed; UDP, TCP or TLS, IPv4 or IPv6;
+* each T1/PRI span: read through the system's Asterisk Manager Interface (`PRIShowSpans`); a span
+  that is not up and active fails.
+
+All trunks are checked concurrently: a dead trunk costs only its own timeout. Results go to the
+`trunk_checks` table and to the task log as a table. A failed trunk opens one **critical**
+monitoring ticket for its system; while it is open, later failures add notes to it; the first
+success afterwards adds a recovery note (a person closes the ticket).
+
+Only systems whose customer gave monitoring consent are checked. Trunks, numbers, timeouts and
+accepted codes are config (`customers[].systems[].trunks`, `.ami`); credentials are Airflow
+connections named by `conn_id`.
+
+**Schedule.** Defaults to the config's default `schedules.trunk_check` (09:00, 15:00). Nothing is
+read from the config when this file is parsed: to change the times, set the same list in the
+environment variable `XOP_TRUNK_CHECK_TIMES` (e.g. `08:30,14:30`) for the DAG processor; the probe
+task warns when the config and this schedule disagree.
+
+**Manual run.** Trigger with `system` and/or `trunk` to check only those; `now` (ISO 8601 with
+offset) replays a moment for the records and tickets.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, task
+
+from xop.dag_defaults import DEFAULT_ARGS
+from xop.trunks.schedule import trunk_check_timetable
+
+
+@dag(
+    dag_id="xop_trunk_check",
+    schedule=trunk_check_timetable(),
+    start_date=pendulum.datetime(2026, 1, 1, tz="America/Chicago"),
+    catchup=False,
+    max_active_runs=1,
+    dagrun_timeout=timedelta(minutes=30),
+    default_args=DEFAULT_ARGS,
+    tags=["xop", "monitoring", "trunks"],
+    doc_md=__doc__,
+    params={
+        "system": Param(None, type=["null", "string"], description="check only this system (id)"),
+        "trunk": Param(None, type=["null", "string"], description="check only this trunk (id)"),
+        "now": Param(None, type=["null", "string"], description="record at this instant (ISO 8601)"),
+    },
+)
+def xop_trunk_check():
+    @task
+    def probe_trunks(params: dict | None = None) -> list[dict]:
+        from xop.trunks.run import probe_trunks
+
+        p = params or {}
+        return probe_trunks(system=p.get("system"), trunk=p.get("trunk"), now=p.get("now"))
+
+    @task
+    def record_and_ticket(results: list[dict], params: dict | None = None) -> dict:
+        from xop.trunks.run import record_and_ticket_task
+
+        return record_and_ticket_task(results, now=(params or {}).get("now"))
+
+    record_and_ticket(probe_trunks())
+
+
+xop_trunk_check()

@@ -1,0 +1,334 @@
+"""One trunk dial check run: select the trunks, probe them concurrently, record, ticket.
+
+Called by ``dags/xop_trunk_check.py`` in two tasks so that a retry of the bookkeeping never
+dials again: :func:`probe_trunks` (returns JSON-safe results for XCom) and
+:func:`record_and_ticket`. A failed trunk opens one critical monitoring ticket for its system
+(``dedup_key`` ``trunk:<trunk id>``); while that ticket is active, further failures add a
+note to it; the first success after a failure adds a recovery note. Tickets are never closed
+here: a person does that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, and_, case, func, select
+
+from xop.errors import ConfigError
+from xop.trunks.ami import check_pri_spans
+from xop.trunks.result import TrunkCheckResult
+from xop.trunks.schedule import ENV_VAR, configured_times
+from xop.trunks.sip import DigestCredentials, SipTarget, check_sip_trunks
+from xop.trunks.spec import AmiSpec, TrunkSpec
+from xop.trunks.tables import format_results, record_results, trunk_checks
+
+log = logging.getLogger(__name__)
+LOCAL = ZoneInfo("America/Chicago")
+CredentialGetter = Callable[[str], DigestCredentials]
+
+
+@dataclass(frozen=True, slots=True)
+class SystemPlan:
+    """What to check on one monitored system, with credentials already read."""
+
+    customer: str
+    system: str
+    sip: tuple[SipTarget, ...]
+    pri: tuple[TrunkSpec, ...]
+    ami: AmiSpec | None
+    ami_credentials: DigestCredentials | None
+
+    @property
+    def reads_ami(self) -> bool:
+        return self.ami is not None and bool(self.pri or self.ami.spans)
+
+
+def dedup_key(trunk: str) -> str:
+    """The monitoring key of a trunk's ticket (the lead's convention ``trunk:<trunk id>``)."""
+    return f"trunk:{trunk}"
+
+
+def _check_unique_trunk_ids(config) -> None:
+    # Ticket de-duplication keys on the trunk id alone, so it must be unique across systems.
+    seen: dict[str, str] = {}
+    for _, spec in config.systems():
+        for trunk in spec.trunks:
+            if trunk.id in seen and seen[trunk.id] != spec.id:
+                raise ConfigError(
+                    f"trunk id {trunk.id!r} is used by systems {seen[trunk.id]!r} and {spec.id!r}: "
+                    "trunk ids must be unique (they key the monitoring tickets)"
+                )
+            seen[trunk.id] = spec.id
+
+
+def plan_checks(
+    config,
+    *,
+    credentials: CredentialGetter,
+    system: str | None = None,
+    trunk: str | None = None,
+) -> list[SystemPlan]:
+    """The systems (with monitoring consent) and trunks to check, optionally narrowed by params.
+
+    ``config`` is an :class:`xop.config.XopConfig`. Naming a system whose customer did not consent,
+    or a system/trunk that does not exist, is a :class:`ConfigError`.
+    """
+    _check_unique_trunk_ids(config)
+    if system:
+        customer, _ = config.system(system)  # raises ConfigError for an unknown system
+        if not customer.monitoring:
+            raise ConfigError(f"system {system!r}: customer {customer.id!r} has not consented to monitoring")
+    plans: list[SystemPlan] = []
+    for customer, spec in config.systems(monitored_only=True):
+        if system and spec.id != system:
+            continue
+        trunks = [t for t in spec.trunks if not trunk or t.id == trunk]
+        include_ami_spans = not trunk  # a single-trunk run reads only that trunk's span
+        if not trunks and not (include_ami_spans and spec.ami and spec.ami.spans):
+            continue
+        pri = tuple(t for t in trunks if t.kind == "pri")
+        if pri and spec.ami is None:
+            raise ConfigError(f"system {spec.id!r}: PRI trunks {[t.id for t in pri]} need an 'ami' section")
+        ami = spec.ami
+        if ami is not None and not include_ami_spans:
+            ami = ami.model_copy(update={"spans": []})
+        sip = tuple(
+            SipTarget(spec.id, t, credentials(t.conn_id) if t.conn_id else None)
+            for t in trunks
+            if t.kind == "sip"
+        )
+        plan = SystemPlan(customer.id, spec.id, sip, pri, ami, None)
+        if plan.reads_ami and ami is not None:
+            plan = SystemPlan(customer.id, spec.id, sip, pri, ami, credentials(ami.conn_id))
+        plans.append(plan)
+    if trunk and not plans:
+        raise ConfigError(
+            f"trunk {trunk!r}: no such trunk on a monitored system{f' {system!r}' if system else ''}"
+        )
+    return plans
+
+
+async def _probe(plans: Sequence[SystemPlan], checked_at: datetime) -> list[TrunkCheckResult]:
+    sip_targets = [target for plan in plans for target in plan.sip]
+    jobs = [check_sip_trunks(sip_targets, checked_at=checked_at)] if sip_targets else []
+    for plan in plans:
+        if plan.reads_ami and plan.ami is not None and plan.ami_credentials is not None:
+            jobs.append(
+                check_pri_spans(
+                    system=plan.system,
+                    ami=plan.ami,
+                    trunks=plan.pri,
+                    username=plan.ami_credentials.username,
+                    secret=plan.ami_credentials.password,
+                    checked_at=checked_at,
+                )
+            )
+    batches = await asyncio.gather(*jobs)  # SIP and every AMI at once: none waits for another
+    return [result for batch in batches for result in batch]
+
+
+def probe(plans: Sequence[SystemPlan], *, checked_at: datetime) -> list[TrunkCheckResult]:
+    return asyncio.run(_probe(plans, checked_at))
+
+
+def previous_outcome(
+    connection: Connection, keys: Sequence[tuple[str, str]], *, before: datetime
+) -> dict[tuple[str, str], bool]:
+    """Whether each (system, trunk) passed all checks of its latest run before ``before``."""
+    if not keys:
+        return {}
+    trunks = sorted({trunk for _, trunk in keys})
+    latest = (
+        select(
+            trunk_checks.c.system,
+            trunk_checks.c.trunk,
+            func.max(trunk_checks.c.checked_at).label("checked_at"),
+        )
+        .where(trunk_checks.c.trunk.in_(trunks), trunk_checks.c.checked_at < before)
+        .group_by(trunk_checks.c.system, trunk_checks.c.trunk)
+        .subquery()
+    )
+    all_ok = func.min(case((trunk_checks.c.ok, 1), else_=0))
+    rows = connection.execute(
+        select(trunk_checks.c.system, trunk_checks.c.trunk, all_ok.label("all_ok"))
+        .join(
+            latest,
+            and_(
+                trunk_checks.c.system == latest.c.system,
+                trunk_checks.c.trunk == latest.c.trunk,
+                trunk_checks.c.checked_at == latest.c.checked_at,
+            ),
+        )
+        .group_by(trunk_checks.c.system, trunk_checks.c.trunk)
+    )
+    wanted = set(keys)
+    return {(r.system, r.trunk): bool(r.all_ok) for r in rows if (r.system, r.trunk) in wanted}
+
+
+def _when(now: datetime) -> str:
+    return f"{now.astimezone(LOCAL):%Y-%m-%d %H:%M %Z} ({now:%H:%M} UTC)"
+
+
+def _problem_text(
+    system: str, trunk: str, results: Sequence[TrunkCheckResult], now: datetime
+) -> tuple[str, str]:
+    failed = [r for r in results if not r.ok]
+    first = failed[0]
+    subject = f"Trunk {trunk} on {system} failed its dial check: {first.kind} {first.error or 'failed'}"
+    description = (
+        f"The trunk dial check of {trunk} ({first.target}) on system {system} failed at {_when(now)}.\n"
+        "Voice service through this trunk may be affected.\n\n"
+        f"{format_results(results)}\n"
+    )
+    return subject[:200], description
+
+
+def _recovery_text(trunk: str, results: Sequence[TrunkCheckResult], now: datetime) -> str:
+    parts = []
+    for r in results:
+        if r.kind == "options":
+            parts.append(f"OPTIONS answered {r.sip_code} in {r.rtt_ms} ms")
+        elif r.kind == "call":
+            parts.append(
+                f"test call answered {r.sip_code}, setup {r.setup_ms} ms, "
+                f"{r.rtp_received}/{r.rtp_sent} RTP packets echoed"
+            )
+        else:
+            parts.append(f"PRI {r.target.rsplit('/', 1)[-1]} up and active")
+    return (
+        f"Recovered: trunk {trunk} passed its dial check at {_when(now)} ({'; '.join(parts)}). "
+        "The ticket stays open until a person closes it."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    checks: int
+    failed_trunks: list[str]
+    opened: list[str]
+    noted: list[str]
+    recovered: list[str]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "checks": self.checks,
+            "failed_trunks": self.failed_trunks,
+            "opened": self.opened,
+            "noted": self.noted,
+            "recovered": self.recovered,
+        }
+
+
+def record_and_ticket(
+    engine: Engine,
+    service,
+    results: Sequence[TrunkCheckResult],
+    *,
+    customers: Mapping[str, str],
+    now: datetime,
+) -> RunSummary:
+    """Open or note tickets for failed trunks, note recoveries, then write every result row.
+
+    ``service`` is an :class:`xop.tickets.TicketService`; ``customers`` maps system → customer.
+    """
+    by_trunk: dict[tuple[str, str], list[TrunkCheckResult]] = defaultdict(list)
+    for result in results:
+        by_trunk[(result.system, result.trunk)].append(result)
+    with engine.connect() as conn:
+        before = previous_outcome(
+            conn, list(by_trunk), before=min((r.checked_at for r in results), default=now)
+        )
+    ticket_numbers: dict[tuple[str, str], str] = {}
+    opened, noted, recovered, failed_trunks = [], [], [], []
+    for (system, trunk), checks in sorted(by_trunk.items()):
+        key = dedup_key(trunk)
+        if any(not r.ok for r in checks):
+            failed_trunks.append(f"{system}/{trunk}")
+            subject, description = _problem_text(system, trunk, checks, now)
+            ticket, created = service.report_problem(
+                dedup_key=key,
+                customer=customers[system],
+                system=system,
+                subject=subject,
+                description=description,
+                urgency="critical",
+                now=now,
+            )
+            ticket_numbers[(system, trunk)] = ticket.number
+            (opened if created else noted).append(ticket.number)
+        elif before.get((system, trunk)) is False:
+            ticket = service.report_recovery(dedup_key=key, body=_recovery_text(trunk, checks, now), now=now)
+            if ticket is not None:
+                ticket_numbers[(system, trunk)] = ticket.number
+                recovered.append(ticket.number)
+    with engine.begin() as conn:
+        record_results(conn, results, ticket_numbers=ticket_numbers)
+    return RunSummary(len(results), failed_trunks, opened, noted, recovered)
+
+
+# --- task entry points (the DAG calls only these) -----------------------------------------------
+
+
+def probe_trunks(
+    *, system: str | None = None, trunk: str | None = None, now: str | None = None
+) -> list[dict]:
+    """Task 1: probe every selected trunk concurrently; log the table; return results for XCom."""
+    from xop import runtime
+    from xop.trunks.credentials import connection_credentials
+
+    checked_at = runtime.resolve_now(now)
+    config = runtime.config()
+    if tuple(config.schedules.trunk_check) != configured_times():
+        log.warning(
+            "config schedules.trunk_check is %s but the DAG runs at %s: set %s=%s for the DAG processor",
+            ",".join(config.schedules.trunk_check),
+            ",".join(configured_times()),
+            ENV_VAR,
+            ",".join(config.schedules.trunk_check),
+        )
+    plans = plan_checks(config, credentials=connection_credentials, system=system, trunk=trunk)
+    log.info("checking %d trunks on %d systems", sum(len(p.sip) + len(p.pri) for p in plans), len(plans))
+    results = probe(plans, checked_at=checked_at)
+    log.info("trunk check results:\n%s", format_results(results))
+    return [result.to_dict() for result in results]
+
+
+def record_and_ticket_task(results: Sequence[dict], *, now: str | None = None) -> dict[str, object]:
+    """Task 2: tickets and the ``trunk_checks`` rows for the results of task 1."""
+    from xop import runtime
+
+    parsed = [TrunkCheckResult.from_dict(item) for item in results]
+    config = runtime.config()
+    customers = {spec.id: customer.id for customer, spec in config.systems()}
+    checked_at = parsed[0].checked_at if parsed else runtime.resolve_now(now)
+    summary = record_and_ticket(
+        runtime.ticket_db(), runtime.ticket_service(), parsed, customers=customers, now=checked_at
+    )
+    log.info(
+        "recorded %d checks; failed trunks %s; tickets opened %s, noted %s, recovery noted %s",
+        summary.checks,
+        summary.failed_trunks,
+        summary.opened,
+        summary.noted,
+        summary.recovered,
+    )
+    return summary.as_dict()
+
+
+__all__ = [
+    "RunSummary",
+    "SystemPlan",
+    "dedup_key",
+    "plan_checks",
+    "previous_outcome",
+    "probe",
+    "probe_trunks",
+    "record_and_ticket",
+    "record_and_ticket_task",
+]

@@ -1,0 +1,165 @@
+"""Configuration models of the trunk checks: one :class:`TrunkSpec` per trunk, one :class:`AmiSpec`
+per system with an Asterisk Manager Interface.
+
+The lead's config loader embeds these under each system. Validation is strict (unknown keys are
+refused) and every message names the field and shows the bad value.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_DIAL = re.compile(r"^\+?[0-9*#]{1,32}$")
+_SIP_USER = re.compile(r"^[A-Za-z0-9_.!~*'()&=+$,;?/%-]{1,64}$")
+
+
+def normalise_host(value: str) -> str:
+    """An IPv4 or IPv6 address (brackets allowed) or an RFC 1123 host name, without brackets."""
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    name = text.rstrip(".")
+    if not name or len(name) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in name.split(".")):
+        raise ValueError(f"host must be an IPv4/IPv6 address or a DNS name, got {value!r}")
+    return name
+
+
+class TlsSpec(BaseModel):
+    """How the TLS transport verifies the trunk's certificate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    verify: bool = Field(True, description="verify the certificate chain and host name")
+    ca_file: str | None = Field(None, description="PEM bundle of trusted CAs; system store when unset")
+    server_name: str | None = Field(None, description="SNI / name to verify; the trunk host when unset")
+
+
+class TrunkSpec(BaseModel):
+    """One voice trunk of a system: a SIP trunk probed and called, or a PRI span read through AMI."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="unique trunk name, e.g. 'acme-sip-1'")
+    kind: Literal["sip", "pri"] = "sip"
+    # --- SIP trunks ---
+    transport: Literal["udp", "tcp", "tls"] = "udp"
+    host: str | None = Field(None, description="IPv4, IPv6 or DNS name of the trunk's SIP peer")
+    port: int | None = Field(None, ge=1, le=65535, description="5060 (udp/tcp) or 5061 (tls) when unset")
+    dial_number: str | None = Field(None, description="the system's dial-in number called by the test call")
+    test_call: bool = Field(True, description="place a real test call after the OPTIONS probe")
+    from_user: str = "xop-monitor"
+    from_domain: str | None = Field(None, description="domain of the From URI; the local address when unset")
+    conn_id: str | None = Field(None, description="Airflow connection holding digest login/password")
+    accepted_codes: list[int] = Field(default_factory=lambda: [200], min_length=1)
+    options_timeout_s: float = Field(5.0, gt=0, le=60)
+    call_timeout_s: float = Field(30.0, gt=0, le=300, description="INVITE to final answer")
+    media_seconds: float = Field(3.0, ge=0, le=60, description="RTP sent after the answer")
+    require_echo: bool = Field(True, description="no RTP back from the far end fails the call")
+    tls: TlsSpec = Field(default_factory=TlsSpec)
+    # --- PRI spans ---
+    span: int | None = Field(None, ge=1, le=1024, description="DAHDI span number (kind 'pri')")
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"trunk id must be letters, digits and _.:- (max 100), got {value!r}")
+        return value
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_host(value)
+
+    @field_validator("dial_number")
+    @classmethod
+    def _check_dial_number(cls, value: str | None) -> str | None:
+        if value is not None and not _DIAL.match(value):
+            raise ValueError(f"dial_number must be digits (optionally +, *, #), got {value!r}")
+        return value
+
+    @field_validator("from_user")
+    @classmethod
+    def _check_from_user(cls, value: str) -> str:
+        if not _SIP_USER.match(value):
+            raise ValueError(f"from_user is not a valid SIP user part: {value!r}")
+        return value
+
+    @field_validator("from_domain")
+    @classmethod
+    def _check_from_domain(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_host(value)
+
+    @field_validator("accepted_codes")
+    @classmethod
+    def _check_codes(cls, value: list[int]) -> list[int]:
+        bad = [code for code in value if not 200 <= code <= 699]
+        if bad:
+            raise ValueError(f"accepted_codes must be final SIP codes 200-699, got {bad}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_kind_fields(self) -> Self:
+        if self.kind == "sip":
+            if self.host is None:
+                raise ValueError(f"trunk {self.id!r}: kind 'sip' needs host")
+            if self.test_call and self.dial_number is None:
+                raise ValueError(f"trunk {self.id!r}: test_call needs dial_number (or set test_call: false)")
+            if self.span is not None:
+                raise ValueError(f"trunk {self.id!r}: span is only for kind 'pri'")
+        else:
+            if self.span is None:
+                raise ValueError(f"trunk {self.id!r}: kind 'pri' needs span (the DAHDI span number)")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (5061 if self.transport == "tls" else 5060)
+
+    @property
+    def target(self) -> str:
+        """``transport:host:port`` for logs and the results table."""
+        if self.kind == "pri":
+            return f"pri-span:{self.span}"
+        host = f"[{self.host}]" if self.host and ":" in self.host else self.host
+        return f"{self.transport}:{host}:{self.effective_port}"
+
+
+class AmiSpec(BaseModel):
+    """An Asterisk Manager Interface whose PRI spans are read with ``PRIShowSpans``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int = Field(5038, ge=1, le=65535)
+    conn_id: str = Field(description="Airflow connection with the AMI username (login) and secret (password)")
+    spans: list[int] = Field(
+        default_factory=list, description="span numbers that must be present and up (besides pri trunks)"
+    )
+    timeout_s: float = Field(10.0, gt=0, le=120)
+
+    @field_validator("host")
+    @classmethod
+    def _check_host(cls, value: str) -> str:
+        return normalise_host(value)
+
+    @field_validator("spans")
+    @classmethod
+    def _check_spans(cls, value: list[int]) -> list[int]:
+        bad = [span for span in value if not 1 <= span <= 1024]
+        if bad:
+            raise ValueError(f"spans must be span numbers 1-1024, got {bad}")
+        return value
+
+
+__all__ = ["AmiSpec", "TlsSpec", "TrunkSpec", "normalise_host"]
