@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from xop.db.schema import notifications, ticket_clocks, ticket_events, tickets
+from xop.notify.outbox import rendered
 from xop.sla.sweep import sweep
 from xop.tickets import TicketService
 
@@ -49,7 +50,10 @@ def mails(engine, kind: str | None = None) -> list[dict]:
     if kind:
         q = q.where(notifications.c.kind == kind)
     with engine.connect() as c:
-        return [dict(r._mapping) for r in c.execute(q)]
+        rows = [dict(r._mapping) for r in c.execute(q)]
+    for r in rows:  # ticket emails are rendered at delivery: render them here to look at them
+        r["subject"], r["mime"] = rendered(r)
+    return rows
 
 
 @pytest.fixture

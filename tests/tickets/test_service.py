@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from xop.db.schema import notifications, ticket_clocks, ticket_events, tickets
 from xop.errors import InvalidInput, InvalidTransition, TicketNotFound
+from xop.notify.outbox import rendered
 from xop.tickets import TicketService
 
 CHI = ZoneInfo("America/Chicago")
@@ -57,7 +58,10 @@ def outbox(engine, kind: str | None = None) -> list[dict]:
     if kind:
         q = q.where(notifications.c.kind == kind)
     with engine.connect() as c:
-        return [dict(r._mapping) for r in c.execute(q)]
+        rows = [dict(r._mapping) for r in c.execute(q)]
+    for r in rows:  # ticket emails are rendered at delivery: render them here to look at them
+        r["subject"], r["mime"] = rendered(r)
+    return rows
 
 
 def test_open_numbers_clock_and_acknowledgement(svc, db_engine):

@@ -41,17 +41,31 @@ def _pg_arrays(table: Table, cols: Sequence[str], rows: Sequence[dict[str, Any]]
 
 
 def insert_rows(
-    conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, returning: str | None = None
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    returning: str | None = None,
+    skip_conflicts: bool = False,
 ) -> list[Any]:
-    """Insert ``rows`` (same keys each); with ``returning``, that column's values in row order."""
+    """Insert ``rows`` (same keys each); with ``returning``, that column's values in row order.
+
+    ``skip_conflicts`` drops rows that would violate a unique constraint (``ON CONFLICT DO
+    NOTHING``); ``returning`` then lists only the inserted rows, in no particular order.
+    """
     if not rows:
         return []
     cols = list(rows[0])
     if conn.dialect.name != "postgresql":
+        stmt = table.insert()
+        if skip_conflicts:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(table).on_conflict_do_nothing()
         if returning is None:
-            conn.execute(table.insert(), list(rows))
+            conn.execute(stmt, list(rows))
             return []
-        stmt = table.insert().returning(table.c[returning], sort_by_parameter_order=True)
+        stmt = stmt.returning(table.c[returning], sort_by_parameter_order=not skip_conflicts)
         return [r[0] for r in conn.execute(stmt, list(rows))]
     params, selects = _pg_arrays(table, cols, rows, conn)
     unnest = ", ".join(s for s, _ in selects)
@@ -61,6 +75,8 @@ def insert_rows(
         f"SELECT {', '.join(v for _, v in selects)} FROM unnest({unnest}) WITH ORDINALITY AS v({names}, ord) "
         "ORDER BY v.ord"
     )
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
     if returning is None:
         conn.execute(text(sql), params)
         return []

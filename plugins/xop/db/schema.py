@@ -139,9 +139,14 @@ notifications = Table(
     Column("kind", String(40), nullable=False),
     Column("audience", String(16), nullable=False),  # customer | internal
     Column("recipient", String(254), nullable=False),
-    Column("subject", String(300), nullable=False),
-    # The whole RFC 5322 message as it will be sent (headers, text, HTML, attachments).
-    Column("mime", LargeBinary, nullable=False),
+    Column("sender", String(300)),
+    # What the email says, as template kind + JSON context. Rendered into ``mime`` (and
+    # ``subject``) once, at first delivery, so a sweep that escalates thousands of tickets
+    # writes small rows; emails with binary attachments are rendered when enqueued instead.
+    Column("context", JSON),
+    Column("subject", String(300)),
+    # The whole RFC 5322 message as sent (headers, text, HTML, attachments); frozen once set.
+    Column("mime", LargeBinary),
     Column("status", String(16), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
@@ -150,6 +155,7 @@ notifications = Table(
     Column("last_error", Text),
     CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
     CheckConstraint("audience IN ('customer', 'internal')", name="audience_known"),
+    CheckConstraint("mime IS NOT NULL OR context IS NOT NULL", name="content_present"),
 )
 Index("ix_notifications_pending", notifications.c.status, notifications.c.next_attempt_at)
 

@@ -1,40 +1,53 @@
-"""Task body of outbox delivery (used by the sweep DAG and any DAG that sends mail)."""
+"""The sender task of the DAGs (SLA sweep, daily audit): deliver the outbox over ``smtp_default``."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import asdict
+from datetime import datetime
+from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: A delivery task stops starting new messages after this long, so one slow SMTP server
-#: cannot hold a five-minute sweep slot; what is left goes in the next run.
-DELIVERY_BUDGET_S = 240
+#: A run stops starting new messages after this long, before the next sweep (every 5 min) is due.
+DEFAULT_BUDGET_SECONDS = 240.0
 
 
-def deliver_outbox(now: str | None = None, *, conn_id: str = "smtp_default") -> dict:
+def deliver_outbox(
+    now: str | datetime | None = None, *, budget_seconds: float = DEFAULT_BUDGET_SECONDS
+) -> dict[str, Any]:
+    """Deliver every due notification; return the :class:`DeliveryStats` as a dict (for XCom).
+
+    Raises :class:`~xop.notify.smtp.MailServerUnavailable` when no SMTP session could be opened:
+    the rows stay pending (nothing is lost) and the outage shows as a failed task in Airflow.
+    Messages that failed for good are not an error of the task: they are ``failed`` rows with
+    ``last_error`` (:func:`xop.notify.outbox.failed_notifications`) and are logged.
+    """
     from xop import runtime
-    from xop.notify.outbox import deliver_pending, failed_notifications
-    from xop.notify.smtp import SmtpTransport
+    from xop.notify.outbox import deliver_pending
+    from xop.notify.smtp import MailServerUnavailable, SmtpTransport
 
-    engine = runtime.ticket_db()
-    with SmtpTransport(conn_id) as smtp:
-        stats = deliver_pending(
-            engine, smtp=smtp, now=runtime.resolve_now(now), deadline=time.monotonic() + DELIVERY_BUDGET_S
-        )
+    stats = deliver_pending(
+        runtime.ticket_db(),
+        smtp=SmtpTransport(),
+        now=runtime.resolve_now(now),
+        deadline=time.monotonic() + budget_seconds,
+    )
     log.info(
-        "outbox: %d claimed, %d sent, %d retried later, %d failed, %d released",
+        "outbox: %d claimed, %d sent, %d to retry, %d failed, %d released",
         stats.claimed,
         stats.sent,
         stats.retried,
         stats.failed,
         stats.released,
     )
+    for error in stats.errors:
+        log.warning("outbox: %s", error)
     if stats.server_unavailable:
-        log.warning("SMTP server unavailable: %s (rows stay pending)", stats.server_unavailable)
-    for row in failed_notifications(engine, limit=20):
-        log.error(
-            "undeliverable: %s to %s: %s", row.get("subject"), row.get("recipient"), row.get("last_error")
+        raise MailServerUnavailable(
+            f"{stats.server_unavailable} ({stats.sent} sent before that; the rest stay pending)"
         )
-    return asdict(stats)
+    out = asdict(stats)
+    out["errors"] = out["errors"][:20]  # XCom stays small; failed rows keep their last_error
+    return out

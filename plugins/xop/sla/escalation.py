@@ -43,7 +43,8 @@ def escalate_tickets(
     locked (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite).
     """
     # Deferred import: notices pulls in the outbox/templates, not needed to import this module.
-    from xop.tickets.notices import contact_context, notify
+    from xop.notify.outbox import enqueue_many
+    from xop.tickets.notices import contact_context, emails_for
 
     if not rows:
         return []
@@ -111,9 +112,9 @@ def escalate_tickets(
     ]
     for ev, event_id in zip(events, insert_rows(conn, ticket_events, events, returning="id"), strict=True):
         ev["id"] = event_id
+    emails = []
     for u, ev in zip(updated, events, strict=True):
-        notify(
-            conn,
+        emails += emails_for(
             cfg,
             kind="ticket_escalated",
             ticket={k: v for k, v in u.items() if not k.startswith("_")},
@@ -121,5 +122,6 @@ def escalate_tickets(
             now=now,
             extra={"previous_level": u["_from"], "next_contact": ev["payload"]["contact"]},
         )
+    enqueue_many(conn, emails)
     clocks.refresh_next_due(conn, [u["id"] for u in updated])
     return events

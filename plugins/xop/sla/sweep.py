@@ -126,7 +126,8 @@ def _reached(cfg: XopConfig, rows: list[dict[str, Any]], now: datetime) -> tuple
 def _process(
     conn: Connection, cfg: XopConfig, due: list[dict[str, Any]], now: datetime, stats: SweepStats
 ) -> None:
-    from xop.tickets.notices import CLOCK_LABELS, contact_context, notify
+    from xop.notify.outbox import enqueue_many
+    from xop.tickets.notices import CLOCK_LABELS, contact_context, emails_for
 
     by_id = {t["id"]: t for t in due}
     rows = _due_clocks(conn, list(by_id), now)
@@ -172,6 +173,8 @@ def _process(
 
         # History: one internal event per warning and per breach, inserted in one statement.
         events = []
+        for r in warn_rows + breach_rows:
+            r["owner"] = contact_context(cfg, by_id[r["ticket_id"]]["level"])["email"]
         for r in warn_rows:
             events.append(
                 _event(
@@ -195,52 +198,6 @@ def _process(
         stats.warnings += len(warn_rows)
         stats.breaches += len(breach_rows)
 
-        # Emails: warnings to the owning level; breaches to it, plus the emergency contact when
-        # the action is notify (the end of the chain, or a policy that does not escalate).
-        emergency = cfg.escalation.emergency.email
-        for r, ev in zip(warn_rows + breach_rows, events, strict=True):
-            t = by_id[r["ticket_id"]]
-            owner = contact_context(cfg, t["level"])["email"]
-            clock_ctx = {
-                "name": r["name"],
-                "label": CLOCK_LABELS[r["name"]],
-                "due_at": r["due_at"],
-                "fraction": ev["payload"].get("fraction", 1.0),
-                "started_at": r["started_at"],
-            }
-            if ev["kind"] == "sla_warning":
-                stats.emails += notify(
-                    conn,
-                    cfg,
-                    kind="sla_warning",
-                    ticket=t,
-                    event=ev,
-                    now=now,
-                    recipients=[owner],
-                    extra={"clock": clock_ctx},
-                )
-            else:
-                kind = "emergency" if r["action"] == "notify" else "sla_breach"
-                to = [owner, emergency] if r["action"] == "notify" else [owner]
-                stats.emails += notify(
-                    conn,
-                    cfg,
-                    kind=kind,
-                    ticket=t,
-                    event=ev,
-                    now=now,
-                    recipients=to,
-                    extra={"clock": clock_ctx, "action": r["action"]}
-                    | (
-                        {
-                            "contact": cfg.escalation.emergency.model_dump(),
-                            "owner": contact_context(cfg, t["level"]),
-                        }
-                        if kind == "emergency"
-                        else {}
-                    ),
-                )
-
         # Escalations, grouped by target level, through the one escalation implementation.
         esc = [r for r in breach_rows if r["to_level"]]
         if esc:
@@ -262,6 +219,32 @@ def _process(
                 t["level"] = r["to_level"]
             stats.escalations += len(events_)
             stats.escalated.extend(t["number"] for t in tickets_)
+        # Emails, after the escalations so breach notices show the new level: warnings to the
+        # owning level; breaches to it, plus the emergency contact when the action is notify
+        # (the end of the chain, or a policy that does not escalate). Queued in one statement.
+        emergency = cfg.escalation.emergency
+        emails = []
+        for r, ev in zip(warn_rows + breach_rows, events, strict=True):
+            t = by_id[r["ticket_id"]]
+            clock_ctx = {
+                "name": r["name"],
+                "label": CLOCK_LABELS[r["name"]],
+                "due_at": r["due_at"],
+                "fraction": ev["payload"].get("fraction", 1.0),
+                "started_at": r["started_at"],
+            }
+            if ev["kind"] == "sla_warning":
+                kind = "sla_warning"
+            else:
+                kind = "emergency" if r["action"] == "notify" else "sla_breach"
+            to = [r["owner"], emergency.email] if kind == "emergency" else [r["owner"]]
+            extra: dict[str, Any] = {"clock": clock_ctx}
+            if kind != "sla_warning":
+                extra["action"] = r["action"]
+            if kind == "emergency":
+                extra |= {"contact": emergency.model_dump(), "owner": contact_context(cfg, t["level"])}
+            emails += emails_for(cfg, kind=kind, ticket=t, event=ev, now=now, recipients=to, extra=extra)
+        stats.emails += enqueue_many(conn, emails)
     clocks.refresh_next_due(conn, list(by_id))
 
 

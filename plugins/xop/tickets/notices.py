@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from xop.config import CLOCK_NAMES, XopConfig
-from xop.notify.outbox import render_and_enqueue
+from xop.notify.outbox import enqueue_many
 
 CLOCK_LABELS = {
     "l2_response": "Level 2 response",
@@ -73,8 +73,7 @@ def ticket_context(ticket: dict[str, Any]) -> dict[str, Any]:
     return {k: ticket.get(k) for k in keys}
 
 
-def notify(
-    conn: Connection,
+def emails_for(
     cfg: XopConfig,
     *,
     kind: str,
@@ -84,13 +83,12 @@ def notify(
     recipients: Iterable[str] = (),
     audience: str | None = None,
     extra: dict[str, Any] | None = None,
-    dedup_suffix: str = "",
-) -> int:
-    """Write the emails of one event to the outbox; returns how many were new.
+) -> list[dict[str, Any]]:
+    """The outbox items of one event (see :func:`xop.notify.outbox.enqueue_many`).
 
     Customer kinds go to the reporter (and, for ``ticket_closed``, the customer's management
     contacts); internal kinds go to ``recipients``. The de-duplication key is
-    (kind, ticket, event, recipient), so a rerun after a crash inserts nothing twice.
+    (kind, ticket, event, recipient), so a rerun after a crash queues nothing twice.
     """
     audience = audience or ("customer" if kind in CUSTOMER_KINDS else "internal")
     to = list(recipients)
@@ -100,26 +98,30 @@ def notify(
             to += [m.email for m in _management(cfg, ticket["customer"])]
     context = {
         "ticket": ticket_context(ticket),
-        "event": event,
+        "event": {k: event.get(k) for k in ("id", "kind", "actor", "body", "at")},
         "contact": contact_context(cfg, ticket["level"]),
         "support": cfg.escalation.level2.model_dump(),
         "ticket_url": cfg.support.ticket_url.format(number=ticket["number"]),
     } | (extra or {})
-    new = 0
-    for rcpt in dict.fromkeys(to):  # keeps order, drops repeats
-        new += render_and_enqueue(
-            conn,
-            kind=kind,
-            context=context,
-            recipient=rcpt,
-            audience=audience,
-            dedup_key=f"{kind}:t{ticket['id']}:e{event['id']}{dedup_suffix}:{rcpt}",
-            now=now,
-            ticket_id=ticket["id"],
-            event_id=event["id"],
-            sender=cfg.support.sender,
-        )
-    return new
+    return [
+        {
+            "kind": kind,
+            "context": context,
+            "recipient": rcpt,
+            "audience": audience,
+            "dedup_key": f"{kind}:t{ticket['id']}:e{event['id']}:{rcpt}",
+            "now": now,
+            "ticket_id": ticket["id"],
+            "event_id": event["id"],
+            "sender": cfg.support.sender,
+        }
+        for rcpt in dict.fromkeys(to)  # keeps order, drops repeats
+    ]
+
+
+def notify(conn: Connection, cfg: XopConfig, **kw: Any) -> int:
+    """Queue the emails of one event in the caller's transaction; returns how many were new."""
+    return enqueue_many(conn, emails_for(cfg, **kw))
 
 
 def _management(cfg: XopConfig, customer: str):

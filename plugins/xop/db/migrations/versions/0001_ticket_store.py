@@ -146,8 +146,10 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("audience", sa.String(length=16), nullable=False),
         sa.Column("recipient", sa.String(length=254), nullable=False),
-        sa.Column("subject", sa.String(length=300), nullable=False),
-        sa.Column("mime", sa.LargeBinary(), nullable=False),
+        sa.Column("sender", sa.String(length=300), nullable=True),
+        sa.Column("context", sa.JSON(), nullable=True),
+        sa.Column("subject", sa.String(length=300), nullable=True),
+        sa.Column("mime", sa.LargeBinary(), nullable=True),
         sa.Column("status", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("created_at", xop.db.types.UTCDateTime(timezone=True), nullable=False),
@@ -156,6 +158,9 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "audience IN ('customer', 'internal')", name=op.f("ck_notifications_audience_known")
+        ),
+        sa.CheckConstraint(
+            "mime IS NOT NULL OR context IS NOT NULL", name=op.f("ck_notifications_content_present")
         ),
         sa.CheckConstraint(
             "status IN ('pending', 'sent', 'failed')", name=op.f("ck_notifications_status_known")

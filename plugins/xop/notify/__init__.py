@@ -1,0 +1,44 @@
+"""Notifications: email rendering, the ``notifications`` outbox and SMTP delivery (DESIGN.md section 5).
+
+Public names are re-exported here; the modules are ``render`` (templates), ``mime`` (the RFC 5322
+message), ``outbox`` (enqueue / deliver), ``smtp`` (the SMTP transport) and ``alerts`` (DAG
+failure notifier, imported on its own because it needs the Airflow SMTP provider's notifier).
+"""
+
+from __future__ import annotations
+
+from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id, message_bytes
+from xop.notify.outbox import (
+    DeliveryStats,
+    backoff_delay,
+    deliver_pending,
+    enqueue,
+    failed_notifications,
+    outbox_counts,
+    render_and_enqueue,
+)
+from xop.notify.render import KINDS, RenderedEmail, central_time, environment, render_email, templates_dir
+from xop.notify.smtp import MailServerUnavailable, SmtpTransport
+
+__all__ = [
+    "KINDS",
+    "Attachment",
+    "DeliveryStats",
+    "InlineImage",
+    "MailServerUnavailable",
+    "RenderedEmail",
+    "SmtpTransport",
+    "backoff_delay",
+    "build_message",
+    "central_time",
+    "deliver_pending",
+    "enqueue",
+    "environment",
+    "failed_notifications",
+    "make_message_id",
+    "message_bytes",
+    "outbox_counts",
+    "render_and_enqueue",
+    "render_email",
+    "templates_dir",
+]

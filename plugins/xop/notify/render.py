@@ -1,0 +1,129 @@
+"""Rendering the notification emails from the Jinja2 templates in ``include/templates/email``.
+
+Each kind of email has ``email/<kind>.txt.j2`` and ``email/<kind>.html.j2`` (sharing the
+layouts ``email/base.*.j2`` and the macros ``email/macros.*.j2``) and one subject macro in
+``email/subjects.j2``. The context variables of each kind are documented at the top of its
+templates. HTML is autoescaped; a value that is already safe HTML must be passed as
+``markupsafe.Markup`` (the audit report's prebuilt body is).
+
+Missing context variables are errors (``StrictUndefined``), so a caller that forgets the
+contact details fails in its tests instead of sending an email without them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
+
+Audience = Literal["customer", "internal"]
+
+#: Every kind of email and who reads it (DESIGN.md section 5).
+KINDS: dict[str, Audience] = {
+    "ticket_opened": "customer",
+    "ticket_updated": "customer",
+    "ticket_escalated": "customer",
+    "ticket_recovered": "customer",
+    "rca": "customer",
+    "ticket_resolved": "customer",
+    "ticket_closed": "customer",
+    "sla_warning": "internal",
+    "sla_breach": "internal",
+    "emergency": "internal",
+    "audit_report": "internal",
+    "dag_failure": "internal",
+}
+
+#: Business hours are US Central; every time in an email is shown there, with CST/CDT.
+CENTRAL = ZoneInfo("America/Chicago")
+
+#: Shown in every footer unless the context passes ``support`` (the seed's L2/L3 row).
+DEFAULT_SUPPORT: dict[str, str] = {
+    "name": "XOP Networks Support",
+    "email": "support@xopnetworks.com",
+    "phone": "972-590-0200, option 2",
+    "hours": "8 am – 6 pm Central, Mon–Fri",
+}
+
+_REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def templates_dir() -> Path:
+    """``$XOP_TEMPLATES`` if set, else ``<repo>/include/templates``."""
+    return Path(os.environ.get("XOP_TEMPLATES") or _REPO_ROOT / "include" / "templates")
+
+
+def central_time(value: datetime, fmt: str = "%a %Y-%m-%d %H:%M %Z") -> str:
+    """``Mon 2026-03-09 09:00 CDT``: an aware time shown in America/Chicago with its abbreviation."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"central: expected a datetime, got {value!r}")
+    if value.tzinfo is None:
+        raise ValueError(f"central: naive datetime {value!r}; pass an aware (UTC) datetime")
+    return value.astimezone(CENTRAL).strftime(fmt)
+
+
+def percent(fraction: float) -> str:
+    """0.75 → ``75 %``."""
+    return f"{fraction * 100:.0f} %"
+
+
+def nl2br(text: str) -> Markup:
+    """Escape ``text`` and keep its line breaks in HTML."""
+    return Markup("<br>\n").join(escape(line) for line in str(text).splitlines())
+
+
+def paragraphs(text: str) -> list[str]:
+    """Split free text (a reply, an RCA section) into paragraphs at blank lines."""
+    blocks = [b.strip() for b in str(text).replace("\r\n", "\n").split("\n\n")]
+    return [b for b in blocks if b]
+
+
+def _autoescape(name: str | None) -> bool:
+    return name is not None and name.endswith((".html.j2", ".html"))
+
+
+@lru_cache(maxsize=4)
+def _environment(path: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(path),
+        autoescape=_autoescape,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(central=central_time, percent=percent, nl2br=nl2br, paragraphs=paragraphs)
+    return env
+
+
+def environment() -> Environment:
+    """The Jinja2 environment over :func:`templates_dir` (cached per directory)."""
+    return _environment(str(templates_dir()))
+
+
+def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
+    """Render the subject, plain text and HTML of one email of ``kind``."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown email kind {kind!r}; known: {', '.join(KINDS)}")
+    env = environment()
+    values = {"support": DEFAULT_SUPPORT, **context, "audience": KINDS[kind], "kind": kind}
+    subjects = env.get_template("email/subjects.j2").make_module(values)
+    subject = " ".join(str(getattr(subjects, kind)()).split())
+    text = env.get_template(f"email/{kind}.txt.j2").render(values)
+    html = env.get_template(f"email/{kind}.html.j2").render(values)
+    return RenderedEmail(subject=subject, text=text, html=html)
