@@ -3,7 +3,7 @@
 Hand-written because SQLAlchemy's executemany paths are per-row on the server side: on
 PostgreSQL an ``UPDATE`` executemany is N statements, and ``insertmanyvalues`` builds one huge
 ``VALUES`` list that psycopg re-parses in Python. Here PostgreSQL gets one statement over
-``unnest()`` of one array per column (constant size, whatever the row count); SQLite, which
+all rows sent as one JSON document (constant-size SQL, whatever the row count); SQLite, which
 is in-process and fast per row, gets a plain executemany.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Connection, Table, bindparam, text
@@ -26,18 +27,25 @@ def _pg_type(table: Table, name: str, conn: Connection) -> str:
     return col_type.compile(dialect=conn.dialect)
 
 
-def _pg_arrays(table: Table, cols: Sequence[str], rows: Sequence[dict[str, Any]], conn: Connection):
-    params, selects = {}, []
-    for i, c in enumerate(cols):
-        pg_type = _pg_type(table, c, conn)
-        values = [r[c] for r in rows]
-        if pg_type == "json":
-            params[f"a{i}"] = [None if v is None else json.dumps(v, default=str) for v in values]
-            selects.append((f"CAST(:a{i} AS text[])", f"v.c{i}::json"))
-        else:
-            params[f"a{i}"] = values
-            selects.append((f"CAST(:a{i} AS {pg_type}[])", f"v.c{i}"))
-    return params, selects
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} to PostgreSQL as JSON")
+
+
+def _pg_recordset(table: Table, cols: Sequence[str], rows: Sequence[dict[str, Any]], conn: Connection):
+    """All rows as ONE JSON parameter expanded by ``json_to_recordset`` (typed columns, row order).
+
+    One string parameter instead of one array per column: psycopg escapes array elements in
+    Python one by one, which dominated the cost for thousands of rows of email context.
+    """
+    payload = json.dumps([{f"c{i}": r[c] for i, c in enumerate(cols)} for r in rows], default=_json_default)
+    defs = ", ".join(f"c{i} {_pg_type(table, c, conn)}" for i, c in enumerate(cols))
+    names = ", ".join(f"c{i}" for i in range(len(cols)))
+    source = (
+        f"ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({defs})) WITH ORDINALITY AS v({names}, ord)"
+    )
+    return {"rows": payload}, source
 
 
 def insert_rows(
@@ -67,14 +75,9 @@ def insert_rows(
             return []
         stmt = stmt.returning(table.c[returning], sort_by_parameter_order=not skip_conflicts)
         return [r[0] for r in conn.execute(stmt, list(rows))]
-    params, selects = _pg_arrays(table, cols, rows, conn)
-    unnest = ", ".join(s for s, _ in selects)
-    names = ", ".join(f"c{i}" for i in range(len(cols)))
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(cols)}) "
-        f"SELECT {', '.join(v for _, v in selects)} FROM unnest({unnest}) WITH ORDINALITY AS v({names}, ord) "
-        "ORDER BY v.ord"
-    )
+    params, source = _pg_recordset(table, cols, rows, conn)
+    names = ", ".join(f"v.c{i}" for i in range(len(cols)))
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {names} FROM {source} ORDER BY v.ord"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning is None:
@@ -98,13 +101,9 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
         )
         conn.execute(stmt, [{f"b_{c}": r[c] for c in cols} for r in rows])
         return
-    params, selects = _pg_arrays(table, cols, rows, conn)
-    names = ", ".join(f"c{i}" for i in range(len(cols)))
-    sets = ", ".join(f"{c} = {selects[i][1]}" for i, c in enumerate(cols) if i)
-    sql = (
-        f"UPDATE {table.name} SET {sets} "
-        f"FROM unnest({', '.join(s for s, _ in selects)}) AS v({names}) WHERE {table.name}.{key} = v.c0"
-    )
+    params, source = _pg_recordset(table, cols, rows, conn)
+    sets = ", ".join(f"{c} = v.c{i}" for i, c in enumerate(cols) if i)
+    sql = f"UPDATE {table.name} SET {sets} FROM {source} WHERE {table.name}.{key} = v.c0"
     conn.execute(text(sql), params)
 
 
