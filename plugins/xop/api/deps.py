@@ -1,0 +1,79 @@
+"""FastAPI dependencies of the ticket API: the Airflow user, the ticket service, ``now``.
+
+Authentication is Airflow's own: :func:`airflow.api_fastapi.core_api.security.get_user` reads the
+JWT from ``Authorization: Bearer`` or, for pages inside the Airflow UI, the same-origin ``_token``
+cookie the UI sets at login. Plugin apps get no auth by default, so every route depends on
+:func:`current_user`.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import Annotated
+
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.core_api.security import bearer_scheme, get_user, oauth2_scheme
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials
+
+from xop.tickets import TicketService
+
+_service_lock = threading.Lock()
+
+
+async def current_user(
+    request: Request,
+    oauth_token: Annotated[str | None, Depends(oauth2_scheme)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> BaseUser:
+    """The authenticated Airflow user. Any missing, expired or forged token is a 401.
+
+    (Airflow's ``get_user`` answers 403 to a token it cannot decode; for this API that is
+    simply "no valid credentials", which HTTP calls 401.)
+    """
+    try:
+        return await get_user(request, oauth_token, bearer)
+    except HTTPException as exc:
+        if exc.status_code in (status.HTTP_401_UNAUTHORIZED, status.HTTP_403_FORBIDDEN):
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail=f"Not authenticated: {exc.detail}",
+                headers={"WWW-Authenticate": "Bearer"},
+            ) from None
+        raise
+
+
+UserDep = Annotated[BaseUser, Depends(current_user)]
+
+
+def actor_name(user: UserDep) -> str:
+    """The name actions are recorded with."""
+    return user.get_name()
+
+
+ActorDep = Annotated[str, Depends(actor_name)]
+
+
+def ticket_service(request: Request) -> TicketService:
+    """The app's ticket service; built on first use from the ``xop_db`` connection and config."""
+    state = request.app.state
+    if getattr(state, "ticket_service", None) is None:
+        with _service_lock:
+            if getattr(state, "ticket_service", None) is None:
+                from xop import runtime
+
+                state.ticket_service = TicketService(runtime.ticket_db(), runtime.config())
+    return state.ticket_service
+
+
+ServiceDep = Annotated[TicketService, Depends(ticket_service)]
+
+
+def request_now(request: Request) -> datetime:
+    """Wall clock, or the clock a test put on ``app.state.clock``."""
+    clock = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else datetime.now(UTC)
+
+
+NowDep = Annotated[datetime, Depends(request_now)]

@@ -1,0 +1,214 @@
+"""Read side of the API: listing and filtering tickets, and the standing of their SLA clocks.
+
+Reads only (SQLAlchemy Core); every write goes through :class:`xop.tickets.TicketService`.
+Clock standings are computed for a whole page at once with the calendar's vectorised
+``elapsed_many``: one call per calendar, not one per clock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, and_, exists, func, or_, select
+
+from xop.config import XopConfig
+from xop.db.schema import ticket_clocks, ticket_events, tickets
+from xop.sla.policy import calendar
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+#: Sort keys of the list endpoint: column and direction. ``next_due`` puts tickets without a
+#: running clock last.
+SORTS = {
+    "next_due": (tickets.c.next_due_at, "asc"),
+    "opened_at": (tickets.c.opened_at, "asc"),
+    "-opened_at": (tickets.c.opened_at, "desc"),
+    "updated_at": (tickets.c.updated_at, "asc"),
+    "-updated_at": (tickets.c.updated_at, "desc"),
+}
+
+#: Which actions a state allows, mirroring the service's rules (the service stays the authority).
+ACTIONS_BY_STATE = {
+    "open": ["respond", "note", "classify", "escalate", "pause", "recover", "resolve", "close"],
+    "waiting_customer": ["respond", "note", "classify", "escalate", "resume", "recover", "resolve", "close"],
+    "recovered": ["respond", "note", "classify", "escalate", "pause", "rca", "resolve", "close"],
+    "resolved": ["respond", "note", "rca", "close", "reopen"],
+    "closed": ["note", "reopen"],
+}
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    states: Sequence[str] = ()
+    levels: Sequence[int] = ()
+    urgencies: Sequence[str] = ()
+    customer: str | None = None
+    breached: bool | None = None
+    due_within_minutes: int | None = None
+
+
+def _running():
+    return and_(ticket_clocks.c.met_at.is_(None), ticket_clocks.c.stopped_at.is_(None))
+
+
+def _overdue(now: datetime):
+    """A running clock that is breached: flagged by the sweep, or past due (a paused clock is
+    judged at the instant it was paused)."""
+    return and_(
+        _running(),
+        or_(
+            ticket_clocks.c.breached_at.is_not(None),
+            ticket_clocks.c.due_at <= func.coalesce(ticket_clocks.c.paused_at, now),
+        ),
+    )
+
+
+def _where(f: TicketFilter, now: datetime) -> list[Any]:
+    cond: list[Any] = []
+    if f.states:
+        cond.append(tickets.c.state.in_(list(f.states)))
+    if f.levels:
+        cond.append(tickets.c.level.in_(list(f.levels)))
+    if f.urgencies:
+        cond.append(tickets.c.urgency.in_(list(f.urgencies)))
+    if f.customer:
+        cond.append(tickets.c.customer == f.customer)
+    mine = ticket_clocks.c.ticket_id == tickets.c.id
+    if f.breached is not None:
+        overdue = exists().where(mine, _overdue(now))
+        cond.append(overdue if f.breached else ~overdue)
+    if f.due_within_minutes is not None:
+        horizon = now + timedelta(minutes=f.due_within_minutes)
+        cond.append(
+            exists().where(
+                mine, _running(), ticket_clocks.c.paused_at.is_(None), ticket_clocks.c.due_at <= horizon
+            )
+        )
+    return cond
+
+
+def list_tickets(
+    conn: Connection,
+    cfg: XopConfig,
+    f: TicketFilter,
+    *,
+    now: datetime,
+    sort: str = "next_due",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[dict[str, Any]]]:
+    """One page of tickets (dicts with ``breached`` and ``next_clock``) and the total count."""
+    cond = _where(f, now)
+    total = conn.execute(select(func.count()).select_from(tickets).where(*cond)).scalar_one()
+    column, direction = SORTS[sort]
+    order = column.asc().nulls_last() if direction == "asc" else column.desc().nulls_last()
+    rows = conn.execute(
+        select(tickets).where(*cond).order_by(order, tickets.c.id).limit(limit).offset(offset)
+    ).all()
+    items = [dict(r._mapping) for r in rows]
+    clock_rows = _clock_rows(conn, [t["id"] for t in items], running_only=True)
+    standings = clock_standings(cfg, clock_rows, now)
+    by_ticket: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row, view in zip(clock_rows, standings, strict=True):
+        by_ticket[row["ticket_id"]].append(view)
+    for t in items:
+        _attach_clock_summary(t, by_ticket.get(t["id"], []))
+    return total, items
+
+
+def ticket_detail(conn: Connection, cfg: XopConfig, number: str, *, now: datetime) -> dict[str, Any] | None:
+    """The ticket with its clocks (standings at ``now``), its events and the allowed actions."""
+    row = conn.execute(select(tickets).where(tickets.c.number == number.strip().upper())).first()
+    if row is None:
+        return None
+    t = dict(row._mapping)
+    clock_rows = _clock_rows(conn, [t["id"]], running_only=False)
+    t["clocks"] = clock_standings(cfg, clock_rows, now)
+    _attach_clock_summary(t, [c for c in t["clocks"] if c["status"] in ("running", "paused", "breached")])
+    t["events"] = [
+        dict(r._mapping)
+        for r in conn.execute(
+            select(ticket_events).where(ticket_events.c.ticket_id == t["id"]).order_by(ticket_events.c.id)
+        )
+    ]
+    t["actions"] = list(ACTIONS_BY_STATE.get(t["state"], []))
+    return t
+
+
+def _attach_clock_summary(t: dict[str, Any], live: list[dict[str, Any]]) -> None:
+    t["breached"] = any(c["status"] == "breached" for c in live)
+    t["next_clock"] = min(live, key=lambda c: (c["status"] == "paused", c["remaining_seconds"]), default=None)
+
+
+def _clock_rows(conn: Connection, ticket_ids: list[int], *, running_only: bool) -> list[dict[str, Any]]:
+    if not ticket_ids:
+        return []
+    q = (
+        select(ticket_clocks, tickets.c.customer)
+        .join(tickets, tickets.c.id == ticket_clocks.c.ticket_id)
+        .where(ticket_clocks.c.ticket_id.in_(ticket_ids))
+        .order_by(ticket_clocks.c.ticket_id, ticket_clocks.c.id)
+    )
+    if running_only:
+        q = q.where(_running())
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def _ns(values: list[datetime]) -> np.ndarray:
+    return (np.array([(v - _EPOCH) // _US for v in values], dtype=np.int64) * 1000).view("datetime64[ns]")
+
+
+def clock_standings(cfg: XopConfig, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """How far each clock has come at ``now``: used and remaining business seconds, percent used,
+    status. A clock counts until it is met or stopped (or, while paused, until its pause)."""
+    out: list[dict[str, Any]] = [{} for _ in rows]
+    by_cal: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        by_cal[r["calendar"]].append(i)
+    for cal_name, idx in by_cal.items():
+        cal = calendar(cfg, cal_name)
+        part = [rows[i] for i in idx]
+        ends = [r["met_at"] or r["stopped_at"] or r["paused_at"] or now for r in part]
+        elapsed = cal.elapsed_many(_ns([r["started_at"] for r in part]), _ns(ends)).view(np.int64) // 10**9
+        open_now = cal.is_open(now)
+        for i, r, spent in zip(idx, part, elapsed, strict=True):
+            used = max(int(spent) - int(r["paused_seconds"]), 0)
+            target = int(r["target_seconds"])
+            remaining = target - used
+            finished = r["met_at"] is not None or r["stopped_at"] is not None
+            if r["met_at"] is not None:
+                status = "met_late" if r["breached_at"] is not None or remaining < 0 else "met"
+            elif r["stopped_at"] is not None:
+                status = "stopped"
+            elif r["breached_at"] is not None or (
+                r["due_at"] is not None and r["due_at"] <= (r["paused_at"] or now)
+            ):
+                status = "breached"  # same rule as the ``breached`` filter (_overdue)
+            elif r["paused_at"] is not None:
+                status = "paused"
+            else:
+                status = "running"
+            out[i] = {
+                "name": r["name"],
+                "cycle": r["cycle"],
+                "calendar": r["calendar"],
+                "status": status,
+                "started_at": r["started_at"],
+                "due_at": r["due_at"],
+                "target_seconds": target,
+                "used_seconds": used,
+                "remaining_seconds": remaining,
+                "percent_used": round(100.0 * used / target, 1) if target > 0 else 100.0,
+                "ticking": open_now and not finished and r["paused_at"] is None,
+                "paused_at": r["paused_at"],
+                "met_at": r["met_at"],
+                "breached_at": r["breached_at"],
+                "stopped_at": r["stopped_at"],
+            }
+    return out

@@ -1,0 +1,285 @@
+"""REST routes under ``/xop/api``: list, read, open and every lifecycle action of a ticket."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Path, Query, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+from xop.api import idempotency, queries
+from xop.api.deps import ActorDep, NowDep, ServiceDep, UserDep
+from xop.api.schemas import (
+    NUMBER_PATTERN,
+    BodyText,
+    ClassifyBody,
+    CloseBody,
+    EmptyBody,
+    ErrorBody,
+    EscalateBody,
+    Me,
+    OpenTicketBody,
+    OptionalBodyText,
+    RcaBody,
+    ReasonBody,
+    RequiredReasonBody,
+    State,
+    TicketDetail,
+    TicketPage,
+    Urgency,
+)
+from xop.errors import TicketNotFound
+from xop.tickets import TicketService
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8 JSON)."},
+    401: {"model": ErrorBody, "description": "No valid Airflow token."},
+    404: {"model": ErrorBody, "description": "No such ticket."},
+    409: {"model": ErrorBody, "description": "The ticket's state or level does not allow this action."},
+    422: {"model": ErrorBody, "description": "Invalid input; `detail[].loc` names the field."},
+}
+
+router = APIRouter(prefix="/api", responses={400: ERRORS[400], 401: ERRORS[401]})
+
+Number = Annotated[str, Path(pattern=NUMBER_PATTERN, description="Ticket number, e.g. XOP-000123.")]
+IdemKey = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.HEADER,
+        max_length=idempotency.MAX_KEY_LENGTH,
+        description="Retrying a POST with the same key replays the first answer instead of acting twice.",
+    ),
+]
+
+
+def _detail(svc: TicketService, number: str, now: datetime) -> dict[str, Any]:
+    with svc.engine.connect() as conn:
+        detail = queries.ticket_detail(conn, svc.cfg, number, now=now)
+    if detail is None:
+        raise TicketNotFound(f"no ticket {number!r}")
+    return TicketDetail.model_validate(detail).model_dump(mode="json")
+
+
+def _post(
+    request: Request,
+    svc: TicketService,
+    *,
+    actor: str,
+    key: str | None,
+    body: Any,
+    now: datetime,
+    act: Callable[[], str],
+    created: bool = False,
+) -> JSONResponse:
+    """Run ``act`` (returns the ticket number) once per Idempotency-Key; answer with the ticket."""
+    code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    if key is not None:
+        key = idempotency.check_key(key)
+        fp = idempotency.fingerprint(request.method, request.url.path, jsonable_encoder(body))
+        stored = idempotency.claim(svc.engine, actor=actor, key=key, fp=fp, now=now)
+        if stored is not None:
+            return _respond(request, stored.status_code, stored.body, replayed=True)
+    try:
+        number = act()
+    except BaseException:
+        if key is not None:  # refused: nothing changed, so the key may be used again
+            idempotency.release(svc.engine, actor=actor, key=key)
+        raise
+    # From here on the action happened: a failure leaves the key "in progress", never free.
+    payload = _detail(svc, number, now)
+    if key is not None:
+        idempotency.complete(svc.engine, actor=actor, key=key, status_code=code, body=payload, now=now)
+    return _respond(request, code, payload, replayed=False)
+
+
+def _respond(request: Request, code: int, payload: dict[str, Any], *, replayed: bool) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    if code == status.HTTP_201_CREATED:
+        headers["Location"] = str(request.url_for("get_ticket", number=payload["number"]))
+    return JSONResponse(payload, status_code=code, headers=headers)
+
+
+@router.get("/me", response_model=Me, summary="The authenticated user, as actions record them")
+def me(user: UserDep) -> Me:
+    return Me(name=user.get_name())
+
+
+@router.get("/customers", summary="Customers and their systems (for forms)")
+def customers(svc: ServiceDep, _user: UserDep) -> list[dict[str, Any]]:
+    return [
+        {"id": c.id, "name": c.name, "systems": [{"id": s.id, "name": s.name} for s in c.systems]}
+        for c in svc.cfg.customers
+    ]
+
+
+@router.get("/tickets", response_model=TicketPage, summary="List tickets, most urgent first")
+def list_tickets(
+    svc: ServiceDep,
+    _user: UserDep,
+    now: NowDep,
+    state: Annotated[list[State] | None, Query(description="Repeat to match any of several states.")] = None,
+    level: Annotated[list[Annotated[int, Field(ge=1, le=4)]] | None, Query()] = None,
+    urgency: Annotated[list[Urgency] | None, Query()] = None,
+    customer: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = None,
+    breached: Annotated[bool | None, Query(description="Has (or has not) a running clock past due.")] = None,
+    due_within: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=525_600,
+            description="Minutes: a running clock falls due within this time (or is overdue).",
+        ),
+    ] = None,
+    sort: Annotated[
+        Literal["next_due", "opened_at", "-opened_at", "updated_at", "-updated_at"], Query()
+    ] = "next_due",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> TicketPage:
+    f = queries.TicketFilter(
+        states=state or (),
+        levels=level or (),
+        urgencies=urgency or (),
+        customer=customer,
+        breached=breached,
+        due_within_minutes=due_within,
+    )
+    with svc.engine.connect() as conn:
+        total, items = queries.list_tickets(conn, svc.cfg, f, now=now, sort=sort, limit=limit, offset=offset)
+    return TicketPage.model_validate(
+        {"total": total, "limit": limit, "offset": offset, "now": now, "items": items}
+    )
+
+
+@router.get(
+    "/tickets/{number}",
+    response_model=TicketDetail,
+    name="get_ticket",
+    summary="One ticket with its history and SLA clocks",
+    responses={404: ERRORS[404], 422: ERRORS[422]},
+)
+def get_ticket(number: Number, svc: ServiceDep, _user: UserDep, now: NowDep) -> dict[str, Any]:
+    return _detail(svc, number, now)
+
+
+_ACTION_ERRORS = {k: ERRORS[k] for k in (404, 409, 422)}
+
+
+@router.post(
+    "/tickets",
+    response_model=TicketDetail,
+    status_code=status.HTTP_201_CREATED,
+    summary="Open a ticket",
+    responses={409: ERRORS[409], 422: ERRORS[422]},
+)
+def open_ticket(
+    request: Request, body: OpenTicketBody, svc: ServiceDep, actor: ActorDep, now: NowDep, key: IdemKey = None
+) -> JSONResponse:
+    def act() -> str:
+        return svc.open(**body.model_dump(), actor=actor, now=now).number
+
+    return _post(request, svc, actor=actor, key=key, body=body.model_dump(), now=now, act=act, created=True)
+
+
+def _action(name: str, summary: str, body_model: type, call: Callable[..., Any]) -> None:
+    """Register ``POST /tickets/{number}/<name>`` calling ``call(svc, number, body, actor, now)``."""
+
+    def endpoint(
+        request: Request,
+        number: Number,
+        body: body_model,  # type: ignore[valid-type]
+        svc: ServiceDep,
+        actor: ActorDep,
+        now: NowDep,
+        key: IdemKey = None,
+    ) -> JSONResponse:
+        def act() -> str:
+            return call(svc, number, body, actor, now).number
+
+        return _post(request, svc, actor=actor, key=key, body=body.model_dump(), now=now, act=act)
+
+    endpoint.__annotations__["body"] = body_model  # a local: resolve it here, not by name
+    endpoint.__name__ = f"{name}_ticket"
+    router.add_api_route(
+        f"/tickets/{{number}}/{name}",
+        endpoint,
+        methods=["POST"],
+        response_model=TicketDetail,
+        summary=summary,
+        responses=_ACTION_ERRORS,
+        name=f"{name}_ticket",
+    )
+
+
+_action(
+    "respond",
+    "Public reply by the owning level (meets its response clock)",
+    BodyText,
+    lambda s, n, b, a, now: s.respond(n, actor=a, body=b.body, now=now),
+)
+_action(
+    "note",
+    "Internal note (history only)",
+    BodyText,
+    lambda s, n, b, a, now: s.note(n, actor=a, body=b.body, now=now),
+)
+_action(
+    "classify",
+    "Set or change the urgency",
+    ClassifyBody,
+    lambda s, n, b, a, now: s.classify(n, urgency=b.urgency, reason=b.reason, actor=a, now=now),
+)
+_action(
+    "escalate",
+    "Escalate to the next (or a given) level",
+    EscalateBody,
+    lambda s, n, b, a, now: s.escalate(n, to_level=b.to_level, reason=b.reason, actor=a, now=now),
+)
+_action(
+    "pause",
+    "Wait on the customer: clocks pause",
+    ReasonBody,
+    lambda s, n, b, a, now: s.pause(n, reason=b.reason, actor=a, now=now),
+)
+_action(
+    "resume",
+    "The customer answered: clocks run again",
+    EmptyBody,
+    lambda s, n, b, a, now: s.resume(n, actor=a, now=now),
+)
+_action(
+    "recover",
+    "Service restored (meets recovery, starts the RCA clock at L3+)",
+    OptionalBodyText,
+    lambda s, n, b, a, now: s.recover(n, body=b.body, actor=a, now=now),
+)
+_action(
+    "rca",
+    "Send the root cause analysis",
+    RcaBody,
+    lambda s, n, b, a, now: s.send_rca(
+        n, cause=b.cause, extent=b.extent, actions=b.actions, plan=b.plan, actor=a, now=now
+    ),
+)
+_action(
+    "resolve",
+    "Permanent fix delivered",
+    BodyText,
+    lambda s, n, b, a, now: s.resolve(n, body=b.body, actor=a, now=now),
+)
+_action(
+    "close",
+    "Close with a closing report",
+    CloseBody,
+    lambda s, n, b, a, now: s.close(n, report=b.report, actor=a, now=now),
+)
+_action(
+    "reopen",
+    "Reopen a resolved or closed ticket",
+    RequiredReasonBody,
+    lambda s, n, b, a, now: s.reopen(n, reason=b.reason, actor=a, now=now),
+)

@@ -1,0 +1,413 @@
+// XOP tickets page: plain JavaScript, no build step, no third-party code.
+//
+// Authentication: the page is served by Airflow's API server under /xop, the same origin as the
+// Airflow UI, so the browser sends the UI's `_token` cookie with every request (fetch with
+// credentials "same-origin") and the API authenticates it. Nothing here reads or stores tokens.
+// All URLs are relative, so the page also works when Airflow runs under a base path.
+"use strict";
+
+const API = "api/";
+const PAGE_SIZE = 50;
+const REFRESH_MS = 30000;
+const ACTIONS = {
+  respond: { label: "Respond", fields: [["body", "Reply to the customer", "textarea", true]] },
+  note: { label: "Internal note", fields: [["body", "Note (not sent)", "textarea", true]] },
+  classify: {
+    label: "Classify",
+    fields: [["urgency", "Urgency", ["critical", "major", "minor"], true], ["reason", "Reason", "text", false]],
+  },
+  escalate: {
+    label: "Escalate",
+    fields: [["to_level", "To level", ["", "2", "3", "4"], false], ["reason", "Reason", "text", false]],
+  },
+  pause: { label: "Wait on customer", fields: [["reason", "Reason", "text", false]] },
+  resume: { label: "Resume", fields: [] },
+  recover: { label: "Recovered", fields: [["body", "What was done", "textarea", false]] },
+  rca: {
+    label: "Send RCA",
+    fields: [
+      ["cause", "Cause", "textarea", true], ["extent", "Extent", "textarea", true],
+      ["actions", "Actions taken", "textarea", true], ["plan", "Resolution plan", "textarea", true],
+    ],
+  },
+  resolve: { label: "Resolve", fields: [["body", "Permanent fix", "textarea", true]] },
+  close: { label: "Close ticket", fields: [["report", "Closing report", "textarea", true]] },
+  reopen: { label: "Reopen", fields: [["reason", "Reason", "textarea", true]] },
+};
+const STATE_LABELS = {
+  open: "Open", waiting_customer: "Waiting on customer", recovered: "Recovered", resolved: "Resolved", closed: "Closed",
+};
+const CLOCK_LABELS = {
+  l2_response: "L2 response", l3_response: "L3 response", l3_recovery: "L3 recovery",
+  l3_rca: "RCA", l4_resolution: "L4 resolution",
+};
+
+const $ = (sel) => document.querySelector(sel);
+let customers = [];
+let offset = 0;
+let current = null; // ticket number shown in the side panel
+let loadedAt = 0; // performance.now() of the last data load; countdowns tick from there
+
+// ------------------------------------------------------------------ helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
+  }
+  return node;
+}
+
+function newKey() {
+  // Idempotency-Key of one submission (crypto.getRandomValues works outside secure contexts too).
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(formatDetail(detail));
+    this.status = status;
+  }
+}
+
+function formatDetail(detail) {
+  if (Array.isArray(detail)) {
+    return detail.map((d) => `${(d.loc || []).filter((x) => x !== "body").join(".")}: ${d.msg}`).join("; ");
+  }
+  return typeof detail === "string" ? detail : JSON.stringify(detail);
+}
+
+async function api(path, { method = "GET", body, key } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (key) headers["Idempotency-Key"] = key;
+  const res = await fetch(API + path, {
+    method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => ({}));
+  if (res.status === 401) {
+    showSignIn();
+    throw new ApiError(401, "Your Airflow session has ended: sign in again.");
+  }
+  if (!res.ok) throw new ApiError(res.status, data.detail ?? res.statusText);
+  return data;
+}
+
+function say(text, isError = false) {
+  const box = $("#message");
+  box.textContent = text;
+  box.classList.toggle("error", isError);
+  box.hidden = !text;
+}
+
+function showSignIn() {
+  const box = $("#message");
+  box.replaceChildren("Your Airflow session has ended. ",
+    el("a", { href: new URL(`../auth/login?next=${encodeURIComponent(location.href)}`, location.href) }, "Sign in again"));
+  box.classList.add("error");
+  box.hidden = false;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "—";
+  return new Date(iso).toLocaleString(undefined, {
+    weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+  });
+}
+
+function fmtDuration(seconds) {
+  const neg = seconds < 0;
+  let s = Math.abs(Math.trunc(seconds));
+  const d = Math.floor(s / 86400); s -= d * 86400;
+  const h = Math.floor(s / 3600); s -= h * 3600;
+  const m = Math.floor(s / 60); s -= m * 60;
+  const hms = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
+  return `${neg ? "−" : ""}${d ? `${d}d ` : ""}${hms}`;
+}
+
+// ------------------------------------------------------------------ countdowns
+
+function slaClass(clock, remaining) {
+  if (!clock) return "sla-none";
+  if (clock.status === "breached" || remaining <= 0) return "sla-breached";
+  if (clock.status === "paused") return "sla-paused";
+  const used = 100 * (clock.target_seconds - remaining) / clock.target_seconds;
+  if (used >= 90) return "sla-90";
+  if (used >= 75) return "sla-75";
+  if (used >= 50) return "sla-50";
+  return "sla-ok";
+}
+
+function countdown(clock) {
+  // A badge that counts business time down; only clocks in business hours tick (server says so).
+  if (!clock) return el("span", { class: "sla sla-none" }, "no clock");
+  const node = el("span", {
+    class: "sla countdown",
+    dataset: {
+      remaining: clock.remaining_seconds, ticking: clock.ticking ? "1" : "0",
+      status: clock.status, target: clock.target_seconds, name: clock.name,
+    },
+  });
+  node._clock = clock;
+  paint(node, 0);
+  return node;
+}
+
+function paint(node, elapsed) {
+  const clock = node._clock;
+  const remaining = Number(node.dataset.remaining) - (node.dataset.ticking === "1" ? elapsed : 0);
+  const cls = slaClass(clock, remaining);
+  node.className = `sla countdown ${cls}`;
+  const what = CLOCK_LABELS[clock.name] || clock.name;
+  let text;
+  if (cls === "sla-breached") text = `BREACHED ${fmtDuration(-Math.min(remaining, 0))}`;
+  else if (cls === "sla-paused") text = `paused ${fmtDuration(remaining)}`;
+  else text = fmtDuration(remaining);
+  node.replaceChildren(text, " ", el("small", {}, what));
+  node.title = `${what}: ${text} of business time left (target ${fmtDuration(clock.target_seconds)})`;
+}
+
+function tick() {
+  const elapsed = Math.floor((performance.now() - loadedAt) / 1000);
+  document.querySelectorAll(".countdown").forEach((n) => paint(n, elapsed));
+}
+
+// ------------------------------------------------------------------ board
+
+function filterQuery() {
+  const form = new FormData($("#filters"));
+  const q = new URLSearchParams();
+  const state = form.get("state");
+  if (state === "active") ["open", "waiting_customer", "recovered"].forEach((s) => q.append("state", s));
+  else if (state) q.append("state", state);
+  for (const name of ["level", "urgency", "customer", "breached", "due_within"]) {
+    const v = form.get(name);
+    if (v) q.append(name, v);
+  }
+  q.set("limit", PAGE_SIZE);
+  q.set("offset", offset);
+  return q;
+}
+
+async function loadBoard() {
+  let page;
+  try {
+    page = await api(`tickets?${filterQuery()}`);
+  } catch (e) {
+    say(e.message, true);
+    return;
+  }
+  loadedAt = performance.now();
+  const rows = page.items.map((t) => el("tr", { class: t.number === current ? "selected" : null, dataset: { number: t.number } },
+    el("td", {}, el("a", {
+      href: `#${t.number}`, class: "number-link",
+      onclick: (ev) => { ev.preventDefault(); openTicket(t.number); },
+    }, t.number)),
+    el("td", {}, t.customer),
+    el("td", { class: "subject", title: t.subject }, t.subject),
+    el("td", {}, t.urgency || (t.proposed_urgency ? `${t.proposed_urgency}?` : "—")),
+    el("td", {}, `L${t.level}`),
+    el("td", {}, STATE_LABELS[t.state] || t.state),
+    el("td", {}, countdown(t.next_clock)),
+  ));
+  $("#board-rows").replaceChildren(...rows);
+  if (!rows.length) $("#board-rows").append(el("tr", {}, el("td", { colspan: 7 }, "No tickets match.")));
+  const last = Math.min(page.offset + page.items.length, page.total);
+  $("#count").textContent = `${page.total} ticket${page.total === 1 ? "" : "s"}`;
+  $("#page-info").textContent = page.total ? `${page.offset + 1}–${last} of ${page.total}` : "";
+  $("#prev").disabled = page.offset === 0;
+  $("#next").disabled = last >= page.total;
+}
+
+// ------------------------------------------------------------------ ticket view
+
+async function openTicket(number, { focus = true } = {}) {
+  let t;
+  try {
+    t = await api(`tickets/${encodeURIComponent(number)}`);
+  } catch (e) {
+    say(e.message, true);
+    return;
+  }
+  if (t.number !== current) $("#action-form").hidden = true; // a form belongs to one ticket
+  current = t.number;
+  loadedAt = performance.now();
+  history.replaceState(null, "", `#${t.number}`);
+  $("#ticket-title").textContent = `${t.number} — ${t.subject}`;
+  const facts = [
+    ["Customer", t.customer + (t.system ? ` / ${t.system}` : "")],
+    ["State", STATE_LABELS[t.state] || t.state], ["Level", `L${t.level}`],
+    ["Urgency", t.urgency || `not classified${t.proposed_urgency ? ` (proposed ${t.proposed_urgency})` : ""}`],
+    ["Reporter", `${t.reporter_name} <${t.reporter_email}>`], ["Source", t.source],
+    ["Opened", fmtTime(t.opened_at)], ["Updated", fmtTime(t.updated_at)],
+  ];
+  $("#ticket-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  $("#ticket-description").textContent = t.description;
+  $("#ticket-clocks").replaceChildren(...t.clocks.map((c) => el("tr", {},
+    el("td", {}, `${CLOCK_LABELS[c.name] || c.name}${c.cycle ? ` (reopen ${c.cycle})` : ""}`),
+    el("td", {}, c.status.replace("_", " ")),
+    el("td", {}, fmtTime(c.due_at)),
+    el("td", {}, ["running", "paused", "breached"].includes(c.status) ? countdown(c) : fmtDuration(c.remaining_seconds)),
+    el("td", {}, `${c.percent_used} %`),
+  )));
+  if (!t.clocks.length) $("#ticket-clocks").append(el("tr", {}, el("td", { colspan: 5 }, "No SLA clock (level 1).")));
+  $("#actions").replaceChildren(...t.actions.map((a) => el("button", {
+    type: "button", dataset: { action: a }, onclick: () => showAction(a),
+  }, ACTIONS[a]?.label || a)));
+  $("#ticket-history").replaceChildren(...t.events.slice().reverse().map((e) => el("li", { class: e.public ? "public" : "internal" },
+    el("div", { class: "meta" }, `${fmtTime(e.at)} · ${e.actor} · ${e.kind.replace("_", " ")}${e.public ? "" : " · internal"}`),
+    e.body ? el("div", { class: "body" }, e.body) : null,
+    e.kind === "rca_sent" ? el("div", { class: "body" }, `Cause: ${e.payload.cause}\nPlan: ${e.payload.plan}`) : null,
+  )));
+  const panel = $("#ticket");
+  panel.hidden = false;
+  document.querySelector(".layout").classList.add("with-ticket");
+  document.querySelectorAll("#board-rows tr").forEach((r) => r.classList.toggle("selected", r.dataset.number === current));
+  if (focus) panel.focus({ preventScroll: true });
+}
+
+function closeTicket() {
+  const number = current;
+  current = null;
+  $("#ticket").hidden = true;
+  $("#action-form").hidden = true;
+  document.querySelector(".layout").classList.remove("with-ticket");
+  history.replaceState(null, "", location.pathname + location.search);
+  const link = [...document.querySelectorAll(".number-link")].find((a) => a.textContent === number);
+  if (link) link.focus();
+}
+
+function showAction(name) {
+  const spec = ACTIONS[name];
+  const form = $("#action-form");
+  form.dataset.action = name;
+  form.dataset.key = newKey();
+  $("#action-legend").textContent = `${spec.label} ${current}`;
+  $("#action-fields").replaceChildren(...spec.fields.map(([field, label, kind, required]) => {
+    let input;
+    if (Array.isArray(kind)) {
+      input = el("select", { name: field, required }, kind.map((o) => el("option", { value: o }, o || "(next level)")));
+    } else if (kind === "textarea") {
+      input = el("textarea", { name: field, rows: 3, required });
+    } else {
+      input = el("input", { name: field, type: "text", required });
+    }
+    return el("label", {}, label, input);
+  }));
+  if (!spec.fields.length) $("#action-fields").append(el("p", {}, "No details needed."));
+  form.hidden = false;
+  (form.querySelector("input, textarea, select") || form.querySelector("button[type=submit]")).focus();
+}
+
+async function submitAction(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const name = form.dataset.action;
+  const body = {};
+  for (const [k, v] of new FormData(form)) {
+    if (k === "to_level") { if (v) body[k] = Number(v); } else body[k] = v;
+  }
+  try {
+    await api(`tickets/${encodeURIComponent(current)}/${name}`, { method: "POST", body, key: form.dataset.key });
+  } catch (e) {
+    say(`${ACTIONS[name].label} refused: ${e.message}`, true);
+    return;
+  }
+  form.hidden = true;
+  say(`${ACTIONS[name].label}: done on ${current}.`);
+  await Promise.all([openTicket(current, { focus: false }), loadBoard()]);
+  $("#ticket").focus();
+}
+
+// ------------------------------------------------------------------ open form
+
+function fillSystems() {
+  const cust = customers.find((c) => c.id === $("#o-customer").value);
+  $("#o-system").replaceChildren(el("option", { value: "" }, "(not known)"),
+    ...(cust ? cust.systems : []).map((s) => el("option", { value: s.id }, `${s.name} (${s.id})`)));
+}
+
+function showOpenForm() {
+  const dlg = $("#open-dialog");
+  const form = $("#open-form");
+  form.reset();
+  form.dataset.key = newKey();
+  $("#open-error").hidden = true;
+  fillSystems();
+  dlg.showModal();
+  form.querySelector("select, input").focus();
+}
+
+async function submitOpen(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const data = Object.fromEntries(new FormData(form));
+  const body = {
+    customer: data.customer, subject: data.subject, description: data.description,
+    reporter_name: data.reporter_name, reporter_email: data.reporter_email,
+    level: Number(data.level), source: data.source,
+  };
+  if (data.system) body.system = data.system;
+  if (data.proposed_urgency) body.proposed_urgency = data.proposed_urgency;
+  let t;
+  try {
+    t = await api("tickets", { method: "POST", body, key: form.dataset.key });
+  } catch (e) {
+    $("#open-error").textContent = e.message;
+    $("#open-error").hidden = false;
+    return;
+  }
+  $("#open-dialog").close();
+  say(`Opened ${t.number}.`);
+  await loadBoard();
+  await openTicket(t.number);
+}
+
+// ------------------------------------------------------------------ start
+
+async function start() {
+  $("#filters").addEventListener("submit", (ev) => { ev.preventDefault(); offset = 0; loadBoard(); });
+  $("#filters").addEventListener("change", () => { offset = 0; loadBoard(); });
+  $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); loadBoard(); });
+  $("#next").addEventListener("click", () => { offset += PAGE_SIZE; loadBoard(); });
+  $("#new-ticket").addEventListener("click", showOpenForm);
+  $("#open-form").addEventListener("submit", submitOpen);
+  $("#open-cancel").addEventListener("click", () => $("#open-dialog").close());
+  $("#o-customer").addEventListener("change", fillSystems);
+  $("#close-ticket").addEventListener("click", closeTicket);
+  $("#action-form").addEventListener("submit", submitAction);
+  $("#action-cancel").addEventListener("click", () => { $("#action-form").hidden = true; });
+  document.addEventListener("keydown", (ev) => {
+    const typing = ev.target.closest("input, textarea, select, dialog");
+    if (ev.key === "Escape" && !typing && current) closeTicket();
+    if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.key === "n") { ev.preventDefault(); showOpenForm(); }
+    if (ev.key === "/") { ev.preventDefault(); $("#f-state").focus(); }
+  });
+
+  try {
+    const [me, custs] = await Promise.all([api("me"), api("customers")]);
+    $("#me").textContent = me.name;
+    customers = custs;
+  } catch (e) {
+    if (e.status !== 401) say(e.message, true);
+    return;
+  }
+  const opts = customers.map((c) => el("option", { value: c.id }, `${c.name} (${c.id})`));
+  $("#f-customer").append(...opts.map((o) => o.cloneNode(true)));
+  $("#o-customer").replaceChildren(...opts);
+  await loadBoard();
+  if (location.hash.length > 1) await openTicket(decodeURIComponent(location.hash.slice(1)), { focus: false });
+  setInterval(tick, 1000);
+  setInterval(() => { loadBoard(); if (current) openTicket(current, { focus: false }); }, REFRESH_MS);
+}
+
+document.addEventListener("DOMContentLoaded", start);
