@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from xop.audit.spec import AuditSpec, CdrMapping, HealthProbeSpec
+from xop.audit.spec import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
 from xop.backup.spec import BackupSpec, PublicationSpec
 from xop.errors import ConfigError
 from xop.trunks.spec import AmiSpec, TrunkSpec
@@ -196,11 +196,12 @@ class SystemSpec(_Strict):
     backup: BackupSpec | None = None
 
     @model_validator(mode="after")
-    def _unique_trunks(self) -> SystemSpec:
+    def _unique_names(self) -> SystemSpec:
         ids = [t.id for t in self.trunks]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"duplicate trunk id(s) {dupes}")
+        check_probe_names(self.health_probes)
         return self
 
 

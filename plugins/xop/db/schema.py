@@ -171,11 +171,7 @@ ticket_number_seq = Table(
 
 def all_tables() -> None:
     """Import every module that declares tables, so ``metadata`` holds the whole schema."""
-    import importlib
-
-    for module in ("xop.trunks.tables", "xop.audit.tables", "xop.backup.tables"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    import xop.api.tables
+    import xop.audit.tables
+    import xop.backup.tables
+    import xop.trunks.tables  # noqa: F401
