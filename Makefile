@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install demo test ui lint bench clean
+.PHONY: install demo sipp test ui lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,14 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 ## Run every DAG once on the embedded default (SQLite, local SMTP/FTP/SIP peers).
-demo: install
+demo: install sipp
 	$(PY) -m xop.demo
+
+# SIPp plays the demo system's SIP trunk. Installed from Debian when missing and we are root;
+# otherwise the demo still runs and its trunk check reports the trunk down (and opens a ticket).
+sipp:
+	@command -v sipp >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null; } || true
 
 ## Install and run the whole test suite (PostgreSQL on 127.0.0.1:5432 must be running).
 test: install

@@ -3,7 +3,7 @@
 Far ends: several SIPp instances (UDP), each answering on its own port for 100 of the trunks.
 Two runs per mode:
 
-* ``wan``: SIPp answers after 40 ms (tests/trunks/scenarios/options_200_wan.xml), the round trip
+* ``wan``: SIPp answers after 40 ms (include/sipp/options_200_wan.xml), the round trip
   of a typical path to a customer's trunk: this is what the production DAG pays;
 * ``loopback``: SIPp answers at once; shows the CPU cost per probe of our UAC.
 

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SCENARIOS = Path(__file__).parent / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "include" / "sipp"
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 

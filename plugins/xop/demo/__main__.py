@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 VAR = REPO / "var" / "demo"
 CONFIG = REPO / "include" / "config" / "demo.yaml"
 # Fixed loopback ports: the demo config names them (configuration is data).
-SMTP_PORT, FTP_PORT = 18025, 18021
+SMTP_PORT, FTP_PORT, SIP_PORT, WEB_PORT = 18025, 18021, 15060, 18080
 
 
 def _environment() -> dict[str, str]:
@@ -44,9 +44,14 @@ def _environment() -> dict[str, str]:
 
 
 def _peers(stack):
-    from xop.demo.peers import FtpsSite, MailDrop
+    from xop.demo.peers import FtpsSite, MailDrop, SipFarEnd
 
     mail = stack.enter_context(MailDrop(VAR / "mail", port=SMTP_PORT))
+    sip = stack.enter_context(
+        SipFarEnd(REPO / "include" / "sipp" / "answer_echo.xml", workdir=VAR / "sipp", port=SIP_PORT)
+    )
+    if not sip.available:
+        print("note: SIPp (Debian package sip-tester) is missing: the demo trunk check fails and opens a ticket")
     ftp_password = secrets.token_urlsafe(12)
     ftp = stack.enter_context(
         FtpsSite(VAR / "ftp", user="xop-publisher", password=ftp_password, port=FTP_PORT)
@@ -65,7 +70,7 @@ def run_demo() -> int:
 
     with ExitStack() as stack:
         mail, ftp = _peers(stack)
-        results = run_all()
+        results = run_all(VAR)
         print(summary(results, mail_dir=mail.directory, ftp_dir=ftp.root))
     return 0 if all(state == "success" for _, state, _ in results) else 1
 
@@ -77,9 +82,9 @@ def run_ui() -> int:
 
     with ExitStack() as stack:
         _peers(stack)
-        print(
-            f"Airflow UI on http://127.0.0.1:8080 ; login and password: {VAR / 'airflow'}/simple_auth_manager_passwords.json.generated"
-        )
+        passwords = VAR / "airflow" / "simple_auth_manager_passwords.json.generated"
+        print(f"Airflow UI on http://127.0.0.1:8080 ; the admin password is written to {passwords}")
+        print("Ticket page: http://127.0.0.1:8080/xop/ (or Browse > XOP Tickets in the UI)")
         return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=os.environ.copy())
 
 

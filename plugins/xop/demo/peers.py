@@ -12,6 +12,7 @@ import datetime as dt
 import email
 import email.policy
 import socket
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,3 +162,50 @@ class FtpsSite:
     def __exit__(self, *exc: object) -> None:
         self._server.close_all()
         self._thread.join(timeout=5)
+
+
+class SipFarEnd:
+    """SIPp answering OPTIONS and calls (echoing RTP) on ``host:port``, the demo system's trunk.
+
+    Scenario files live in ``include/sipp/``; the tests use the same ones.
+    """
+
+    def __init__(
+        self, scenario: Path, *, workdir: Path, port: int, host: str = "127.0.0.1", transport: str = "udp"
+    ) -> None:
+        import shutil
+
+        self.sipp = shutil.which("sipp")
+        self.scenario, self.workdir = scenario, workdir
+        self.host, self.port, self.transport = host, port, transport
+        self._process: subprocess.Popen | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.sipp is not None
+
+    def __enter__(self) -> SipFarEnd:
+        if self.sipp:
+            self.workdir.mkdir(parents=True, exist_ok=True)
+            self._process = subprocess.Popen(
+                [
+                    *(self.sipp, "-sf", str(self.scenario), "-i", self.host, "-p", str(self.port)),
+                    *(
+                        "-mp",
+                        str(self.port + 2),
+                        "-rtp_echo",
+                        "-t",
+                        {"udp": "u1", "tcp": "t1"}[self.transport],
+                    ),
+                    *("-nostdin", "-trace_err"),
+                ],
+                cwd=self.workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=10)

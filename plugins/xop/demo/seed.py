@@ -78,7 +78,26 @@ def seed_tickets(now: datetime) -> list[str]:
     return [overdue.number, rca_due.number, fresh.number]
 
 
-def run_all() -> list[tuple[str, str, float]]:
+def seed_system_db(path: Path, now: datetime, calls: int = 3000) -> None:
+    """The demo system's Asterisk-style CDR table with yesterday's calls (local day), once a day."""
+    from xop.audit.days import AuditDay, previous_local_day
+    from xop.audit.sample_cdr import asterisk_cdr_table, random_cdrs
+
+    day = AuditDay.of(previous_local_day(now))
+    engine = sa.create_engine(f"sqlite:///{path}")
+    meta = sa.MetaData()
+    cdr = asterisk_cdr_table(meta)
+    meta.create_all(engine)
+    with engine.begin() as c:
+        have = c.execute(
+            sa.select(sa.func.count()).where(cdr.c.calldate >= day.start, cdr.c.calldate < day.end)
+        )
+        if not have.scalar_one():
+            random_cdrs(day, calls).to_sql("cdr", c, if_exists="append", index=False)
+    engine.dispose()
+
+
+def run_all(var: Path) -> list[tuple[str, str, float]]:
     """Create Airflow's metadata DB, seed, run each demo DAG once; returns (dag, state, seconds)."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
@@ -86,7 +105,9 @@ def run_all() -> list[tuple[str, str, float]]:
     from xop.config import REPO_ROOT
 
     initdb()
-    seed_tickets(datetime.now(UTC))
+    now = datetime.now(UTC)
+    seed_system_db(var / "system-demo.db", now)
+    seed_tickets(now)
     bag = DagBag(str(REPO_ROOT / "dags"))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
