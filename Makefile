@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR)/plugins
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade "pip==25.3"
+	$(VENV)/bin/pip install -q --upgrade "pip==26.3"
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 

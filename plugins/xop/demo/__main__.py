@@ -51,7 +51,7 @@ def _peers(stack):
         SipFarEnd(REPO / "include" / "sipp" / "answer_echo.xml", workdir=VAR / "sipp", port=SIP_PORT)
     )
     if not sip.available:
-        print("note: SIPp (Debian package sip-tester) is missing: the demo trunk check fails and opens a ticket")
+        print("note: SIPp (Debian sip-tester) is missing: the demo trunk check fails and opens a ticket")
     ftp_password = secrets.token_urlsafe(12)
     ftp = stack.enter_context(
         FtpsSite(VAR / "ftp", user="xop-publisher", password=ftp_password, port=FTP_PORT)
