@@ -82,7 +82,8 @@ def test_monitoring_consent_filters_systems(xop_config):
             r"customers\[0\]\.colour: Extra inputs are not permitted",
         ),
         (
-            "customers:\n  - id: a\n    name: A\n    systems:\n      - {id: s1, name: S}\n      - {id: s1, name: T}\n",
+            "customers:\n  - id: a\n    name: A\n    systems:\n"
+            "      - {id: s1, name: S}\n      - {id: s1, name: T}\n",
             r"duplicate system id",
         ),
         ("customers: {a: 1}\n", r"customers: .*tuple"),

@@ -84,18 +84,18 @@ class BackupError(XopError):
 
 
 __all__ = [
-    "XopError",
+    "BackupError",
     "ConfigError",
-    "TicketError",
-    "TicketNotFound",
+    "FtpError",
     "InvalidInput",
     "InvalidTransition",
-    "TransportError",
     "MailError",
-    "TransientMailError",
     "PermanentMailError",
-    "FtpError",
-    "SipError",
     "ProbeError",
-    "BackupError",
+    "SipError",
+    "TicketError",
+    "TicketNotFound",
+    "TransientMailError",
+    "TransportError",
+    "XopError",
 ]

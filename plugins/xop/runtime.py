@@ -6,7 +6,6 @@ DAG files stay thin and parse fast: they import this inside their tasks, never a
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
 
 from sqlalchemy import Engine
 
@@ -20,11 +19,20 @@ def config() -> XopConfig:
     return load_config()
 
 
-@cache
+_migrated: set[str] = set()
+
+
 def ticket_db(conn_id: str = DEFAULT_CONN_ID) -> Engine:
-    """The ticket database of the Airflow connection ``conn_id``, migrated to the newest schema."""
+    """The ticket database of the Airflow connection ``conn_id``, migrated to the newest schema.
+
+    The connection is read on every call (it may change between runs of one worker process);
+    engines are cached per database URL and the schema is checked once per URL.
+    """
     engine = get_engine(conn_id)
-    ensure_current(engine)
+    key = engine.url.render_as_string(hide_password=False)
+    if key not in _migrated:
+        ensure_current(engine)
+        _migrated.add(key)
     return engine
 
 

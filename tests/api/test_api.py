@@ -451,8 +451,6 @@ def test_without_an_injected_service_the_app_uses_the_xop_db_connection(
 ):
     from sqlalchemy.engine import make_url
 
-    from xop import runtime
-
     url = make_url(api_db_url)
     monkeypatch.setenv(
         "AIRFLOW_CONN_XOP_DB",
@@ -462,11 +460,9 @@ def test_without_an_injected_service_the_app_uses_the_xop_db_connection(
     open_ticket(client)
     app = harness.ticket_app_of(airflow_app)
     app.state.ticket_service = None
-    runtime.ticket_db.cache_clear()
     try:
         page = client.get(f"{BASE}/tickets").json()
         assert page["total"] == 1
         assert app.state.ticket_service.engine.url.database == url.database
     finally:
         app.state.ticket_service.engine.dispose()
-        runtime.ticket_db.cache_clear()

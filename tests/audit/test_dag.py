@@ -138,9 +138,7 @@ def audit_setup(tmp_path: Path, monkeypatch, listening_port: int, closed_port: i
     monkeypatch.setenv(
         "AIRFLOW_CONN_ACME_SYSTEM_DB", json.dumps({"conn_type": "sqlite", "host": str(system_db)})
     )
-    from xop import runtime
 
-    runtime.ticket_db.cache_clear()
     return {"xop_db": tmp_path / "xop.db", "reports": tmp_path / "reports", "backups": tmp_path / "backups"}
 
 

@@ -75,9 +75,7 @@ def dag_setup(system_db, pyftpdlib_tls, tmp_path: Path, monkeypatch) -> dict:  #
         "AIRFLOW_CONN_XOP_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "xop.db")})
     )
     monkeypatch.setenv("AIRFLOW_CONN_XOP_FTP", pyftpdlib_tls.connection_uri())
-    from xop import runtime
 
-    runtime.ticket_db.cache_clear()
     spec = BackupSpec(kind="postgres", conn_id=system_db.conn_id, directory=backups)
     manifest = take_backup(
         spec, system="acme-conf1", directory=backups, now=datetime(2026, 11, 25, 10, tzinfo=UTC)

@@ -23,7 +23,6 @@ def ticket_db(tmp_path, monkeypatch) -> Iterator[Engine]:
     monkeypatch.setenv(
         "AIRFLOW_CONN_XOP_DB", json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "x.db")})
     )
-    runtime.ticket_db.cache_clear()
     engine = runtime.ticket_db()  # migrated to the newest schema, BEGIN IMMEDIATE transactions
     with engine.begin() as conn:
         for who in ("oncall@xopnetworks.example", "mgmt@xopnetworks.example"):
@@ -48,7 +47,6 @@ def ticket_db(tmp_path, monkeypatch) -> Iterator[Engine]:
                 now=NOW,
             )
     yield engine
-    runtime.ticket_db.cache_clear()
 
 
 def test_deliver_outbox_task_sends_and_returns_stats(ticket_db, smtp_connection) -> None:

@@ -1,0 +1,197 @@
+"""Fixtures of the distributed test: the compose topology as local processes, and its peers.
+
+One stack per module (start-up is the expensive part): a fresh Airflow metadata DB and a fresh
+``xop`` DB on the machine's PostgreSQL, Redis on 127.0.0.1:6379 (database 13 and a queue of its
+own), and the servers the DAGs talk to: an SMTP server (aiosmtpd), a SIPp far end for the trunk
+check, an explicit-FTPS site (pyftpdlib) for the publication, and a customer system database on
+PostgreSQL that the audit backs up and the restore DAG restores. Everything is stopped and
+dropped afterwards, also when a test fails. Logs stay in ``test-artifacts/distributed/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import make_url
+
+from tests.conftest import PG_ADMIN_URL, REPO, create_pg_database, drop_pg_database
+from tests.distributed.stack import AirflowApi, AirflowStack
+from xop.demo.peers import FtpsSite, MailDrop, free_port
+
+ARTIFACTS = REPO / "test-artifacts" / "distributed"
+#: Redis on the machine; a database number of its own (0 is everyone's default).
+BROKER_URL = os.environ.get("XOP_E2E_BROKER_URL", "redis://127.0.0.1:6379/13")
+
+
+@dataclass
+class Peers:
+    maildrop: MailDrop
+    ftp: FtpsSite
+    trunk_host: str
+    trunk_port: int
+    system_db_url: str
+    image: Path
+
+
+@dataclass
+class Deployment:
+    stack: AirflowStack
+    api: AirflowApi
+    xop_db_url: str
+    config_path: Path
+    peers: Peers
+
+
+def _postgres_conn(url: str) -> str:
+    u = make_url(url)
+    return json.dumps(
+        {"conn_type": "postgres", "host": u.host, "port": u.port, "login": u.username, "schema": u.database}
+    )
+
+
+def _system_database() -> str:
+    """A customer system's database with a little data: what the audit backs up."""
+    url = create_pg_database("xop_e2e_system")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE conferences (id serial PRIMARY KEY, name text NOT NULL)")
+        conn.exec_driver_sql(
+            "INSERT INTO conferences (name) SELECT 'bridge ' || n FROM generate_series(1, 50) n"
+        )
+    engine.dispose()
+    return url
+
+
+def _drop_system_databases(url: str) -> None:
+    """The system database and the scratch copies the restore DAG made beside it."""
+    name = make_url(url).database
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        names = conn.execute(
+            sa.text("SELECT datname FROM pg_database WHERE datname LIKE :prefix"), {"prefix": f"{name}%"}
+        ).scalars()
+        for db in list(names):
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    admin.dispose()
+
+
+def _recovery_image(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    image = folder / "xop-recovery-7.2.1.img"
+    image.write_bytes(secrets.token_bytes(256 * 1024))
+    return image
+
+
+def _xop_config(path: Path, peers: Peers) -> Path:
+    """One monitored customer with one system: a SIP trunk (SIPp), a database to back up, and a
+    publication (a vendor's recovery image and the newest backup) to the FTPS site."""
+    var = path.parent / "var"  # files every worker reads and writes: a shared volume in compose
+    config = {
+        "extends": str(REPO / "include" / "config" / "xop.yaml"),
+        "audit": {"report_dir": str(var / "reports"), "backup_dir": str(var / "backups")},
+        "customers": [
+            {
+                "id": "acme",
+                "name": "Acme Conferencing",
+                "monitoring": True,
+                "management_contacts": [{"name": "Ann Boss", "email": "ann.boss@acme.example"}],
+                "ftp_folder": "/acme",
+                "publication": {
+                    "images": [
+                        {
+                            "path": str(peers.image),
+                            "vendor": "NEC",
+                            "vendor_checksum": hashlib.sha256(peers.image.read_bytes()).hexdigest(),
+                        }
+                    ],
+                    "publish_backups": True,
+                },
+                "systems": [
+                    {
+                        "id": "acme-conf1",
+                        "name": "Acme conference bridge 1",
+                        "trunks": [
+                            {
+                                "id": "acme-sip-main",
+                                "host": peers.trunk_host,
+                                "port": peers.trunk_port,
+                                "dial_number": "+15125550100",
+                                "options_timeout_s": 3.0,
+                                "call_timeout_s": 6.0,
+                                "media_seconds": 0.5,
+                            }
+                        ],
+                        "backup": {"kind": "postgres", "conn_id": "acme_system_db"},
+                    }
+                ],
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Iterator[Deployment]:
+    from tests.trunks.trunk_farends import SippPool
+
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    home = Path(tempfile.mkdtemp(prefix="xop-e2e-"))
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, home, ignore_errors=True)
+        metadata_url = create_pg_database("xop_e2e_airflow")
+        cleanup.callback(drop_pg_database, metadata_url)
+        xop_db_url = create_pg_database("xop_e2e_tickets")
+        cleanup.callback(drop_pg_database, xop_db_url)
+        system_db_url = _system_database()
+        cleanup.callback(_drop_system_databases, system_db_url)
+
+        (home / "sipp").mkdir()
+        sipp = SippPool(home / "sipp")
+        cleanup.callback(sipp.stop_all)
+        far_end = sipp.get("answer_echo.xml", "udp")
+        maildrop = cleanup.enter_context(MailDrop(ARTIFACTS / "mail"))
+        ftp = cleanup.enter_context(
+            FtpsSite(home / "ftp", user="xop-publisher", password=secrets.token_urlsafe(12))
+        )
+        peers = Peers(
+            maildrop=maildrop,
+            ftp=ftp,
+            trunk_host=far_end.host,
+            trunk_port=far_end.port,
+            system_db_url=system_db_url,
+            image=_recovery_image(home / "images"),
+        )
+        config_path = _xop_config(home / "xop.yaml", peers)
+        stack = AirflowStack(
+            artifacts=ARTIFACTS,
+            home=home / "airflow",
+            metadata_url=metadata_url.replace("postgresql+psycopg://", "postgresql+psycopg2://"),
+            broker_url=BROKER_URL,
+            api_port=free_port(),
+            trigger_log_port=free_port(),
+            extra_env={
+                "XOP_CONFIG": str(config_path),
+                "AIRFLOW_CONN_XOP_DB": _postgres_conn(xop_db_url),
+                "AIRFLOW_CONN_SMTP_DEFAULT": maildrop.connection_uri(),
+                "AIRFLOW_CONN_XOP_FTP": ftp.connection_json(),
+                "AIRFLOW_CONN_ACME_SYSTEM_DB": _postgres_conn(system_db_url),
+            },
+        )
+        cleanup.enter_context(stack)
+        api = AirflowApi(stack.api_url, username=stack.admin_user, password=stack.admin_password)
+        cleanup.callback(api.close)
+        yield Deployment(stack, api, xop_db_url, config_path, peers)
