@@ -30,6 +30,7 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from xop.audit.schedule import daily_audit_timetable
+from xop.backup.assets import BACKUPS
 from xop.dag_defaults import DEFAULT_ARGS
 
 
@@ -66,7 +67,7 @@ def xop_daily_audit():
     def systems_of(audit_plan: dict) -> list[str]:
         return audit_plan["systems"]
 
-    @task(max_active_tis_per_dagrun=8)
+    @task(max_active_tis_per_dagrun=8, outlets=[BACKUPS])
     def audit_system(audit_plan: dict, system_id: str) -> dict:
         from xop.audit.run import audit_system
 

@@ -87,6 +87,16 @@ def _drop_system_databases(url: str) -> None:
     admin.dispose()
 
 
+def _forget_queue(queue: str) -> None:
+    """Drop what Celery kept in Redis for this run's queue (its binding, any message left)."""
+    import redis
+
+    client = redis.Redis.from_url(BROKER_URL)
+    for key in client.scan_iter(match=f"*{queue}*"):
+        client.delete(key)
+    client.close()
+
+
 def _recovery_image(folder: Path) -> Path:
     folder.mkdir(parents=True)
     image = folder / "xop-recovery-7.2.1.img"
@@ -191,6 +201,7 @@ def deployment() -> Iterator[Deployment]:
                 "AIRFLOW_CONN_ACME_SYSTEM_DB": _postgres_conn(system_db_url),
             },
         )
+        cleanup.callback(_forget_queue, stack.queue)
         cleanup.enter_context(stack)
         api = AirflowApi(stack.api_url, username=stack.admin_user, password=stack.admin_password)
         cleanup.callback(api.close)
