@@ -148,6 +148,25 @@ CASES: dict[str, tuple[dict, list[str]]] = {
         {"ticket": TICKET, "clock": {**CLOCK, "fraction": 1.0}, "contact": L3, "action": "escalate"},
         [*TICKET_FACTS, "Level 3 response", "Mon 2026-07-06 14:30 CDT", "escalated to", *CONTACT_FACTS],
     ),
+    "sla_escalations": (
+        {
+            "escalations": [
+                {
+                    "number": "XOP-000123",
+                    "subject": "Bridge <b>drops</b> callers",
+                    "customer": "acme",
+                    "urgency": "critical",
+                    "from_level": 2,
+                    "to_level": 3,
+                    "clock_label": "Level 2 response",
+                    "due_at": CLOCK["due_at"],
+                }
+            ],
+            "contact": L3,
+            "at": CLOCK["due_at"],
+        },
+        ["XOP-000123", "Level 2 response", "Mon 2026-07-06 14:30 CDT", "acme", "critical"],
+    ),
     "emergency": (
         {"ticket": TICKET, "clock": {**CLOCK, "fraction": 1.0}, "contact": EMERGENCY, "owner": L3},
         [
@@ -200,6 +219,7 @@ SUBJECTS = {
     "ticket_closed": "[XOP-000123] Closed, closing report: ",
     "sla_warning": "[XOP-000123] SLA warning: Level 3 response 75 % used, due Mon 2026-07-06 14:30 CDT",
     "sla_breach": "[XOP-000123] SLA BREACH: Level 3 response: ",
+    "sla_escalations": "[XOP SLA] 1 ticket escalated automatically: XOP-000123",
     "emergency": "[XOP-000123] EMERGENCY: Level 3 response breached: ",
     "audit_report": "[XOP audit] Daily audit acme-conf1 2026-07-05",
     "dag_failure": "[XOP Airflow] Failed: xop_sla_sweep.deliver_outbox (scheduled__",

@@ -82,7 +82,11 @@ def test_warnings_once_per_threshold_then_escalation(svc, db_engine, xop_config)
     assert [m["recipient"] for m in esc] == ["carl@acme.example"]
     body = esc[0]["mime"].decode()
     assert "support@xopnetworks.com" in body and "972-590-0200" in body and t.number in esc[0]["subject"]
-    assert [m["recipient"] for m in mails(db_engine, "sla_breach")] == ["support@xopnetworks.com"]
+    # Internal notice: one digest per sweep batch, not one email per escalated ticket.
+    digest = mails(db_engine, "sla_escalations")
+    assert [m["recipient"] for m in digest] == ["support@xopnetworks.com"]
+    assert digest[0]["subject"] == f"[XOP SLA] 1 ticket escalated automatically: {t.number}"
+    assert "L2 -> L3" in digest[0]["mime"].decode() and mails(db_engine, "sla_breach") == []
     assert kinds(db_engine, t.number) == ["opened", "sla_warning", "sla_warning", "sla_breached", "escalated"]
     # L3 clocks run from the escalation instant.
     with db_engine.connect() as c:
@@ -140,6 +144,9 @@ def test_sweep_escalates_thousands_in_one_pass(svc, db_engine, xop_config):
     s = sweep(db_engine, xop_config, now=chi(2026, 12, 2, 9, 0), batch_size=15)
     assert s.breaches == 40 and sorted(s.escalated) == sorted(numbers)
     assert len(mails(db_engine, "ticket_escalated")) == 40
+    digests = mails(db_engine, "sla_escalations")  # one per batch of 15, 15, 10
+    assert [m["subject"].split("] ")[1].split(" ticket")[0] for m in digests] == ["15", "15", "10"]
+    assert sum(m["mime"].decode().count("L2 -> L3") for m in digests) == 40
 
 
 def test_two_sweeps_at_once_handle_each_breach_once(pg_engine, xop_config):

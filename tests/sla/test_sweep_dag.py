@@ -66,7 +66,7 @@ def test_sweep_dag_escalates_and_delivers(pg_engine, pg_url, xop_config, maildro
         ("carl@acme.example", "Ticket opened"),
         ("dora@acme.example", "Ticket opened"),
         ("carl@acme.example", "Escalated to Level 3"),
-        ("support@xopnetworks.com", "SLA BREACH"),
+        ("support@xopnetworks.com", "1 ticket escalated automatically"),
     }
     escalated = next(m for m in maildrop.messages if "Escalated" in m["Subject"])
     assert late.number in escalated["Subject"]

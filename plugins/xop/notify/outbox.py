@@ -243,8 +243,16 @@ def render_and_enqueue(
     )
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with datetimes tagged so the context survives a JSON column unchanged."""
+    kind = type(value)
+    if kind in _PLAIN:  # by far the most common case: checked first, by exact type
+        return value
+    if kind is dict:
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, Mapping):

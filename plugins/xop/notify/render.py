@@ -37,6 +37,7 @@ KINDS: dict[str, Audience] = {
     "ticket_closed": "customer",
     "sla_warning": "internal",
     "sla_breach": "internal",
+    "sla_escalations": "internal",
     "emergency": "internal",
     "audit_report": "internal",
     "dag_failure": "internal",

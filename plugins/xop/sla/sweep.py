@@ -224,8 +224,12 @@ def _process(
         # (the end of the chain, or a policy that does not escalate). Queued in one statement.
         emergency = cfg.escalation.emergency
         emails = []
+        digest = []
         for r, ev in zip(warn_rows + breach_rows, events, strict=True):
             t = by_id[r["ticket_id"]]
+            if ev["kind"] == "sla_breached" and r["action"] == "escalate":
+                digest.append((r, ev, t))
+                continue
             clock_ctx = {
                 "name": r["name"],
                 "label": CLOCK_LABELS[r["name"]],
@@ -244,8 +248,46 @@ def _process(
             if kind == "emergency":
                 extra |= {"contact": emergency.model_dump(), "owner": contact_context(cfg, t["level"])}
             emails += emails_for(cfg, kind=kind, ticket=t, event=ev, now=now, recipients=to, extra=extra)
+        if digest:
+            emails += _escalation_digest(cfg, digest, now)
         stats.emails += enqueue_many(conn, emails)
     clocks.refresh_next_due(conn, list(by_id))
+
+
+def _escalation_digest(cfg: XopConfig, digest: list[tuple[dict, dict, dict]], now: datetime) -> list[dict]:
+    """One internal email per batch listing the automatic escalations (not one per ticket:
+    a mass breach would flood the support mailbox; each customer got their own email)."""
+    from xop.tickets.notices import CLOCK_LABELS, contact_context
+
+    rows = [
+        {
+            "number": t["number"],
+            "subject": t["subject"],
+            "customer": t["customer"],
+            "urgency": t["urgency"],
+            "from_level": r["to_level"] - 1 if r["to_level"] else t["level"],
+            "to_level": t["level"],
+            "clock_label": CLOCK_LABELS[r["name"]],
+            "due_at": r["due_at"],
+        }
+        for r, _, t in digest
+    ]
+    first_event = min(ev["id"] for _, ev, _ in digest)
+    recipients = dict.fromkeys(contact_context(cfg, t["level"])["email"] for _, _, t in digest)
+    context = {"escalations": rows, "contact": contact_context(cfg, digest[0][2]["level"]), "at": now}
+    return [
+        {
+            "kind": "sla_escalations",
+            "context": context,
+            "recipient": rcpt,
+            "audience": "internal",
+            "dedup_key": f"sla_escalations:e{first_event}:{rcpt}",
+            "now": now,
+            "event_id": first_event,
+            "sender": cfg.support.sender,
+        }
+        for rcpt in recipients
+    ]
 
 
 def _event(r: dict[str, Any], kind: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
