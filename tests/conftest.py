@@ -124,3 +124,19 @@ def run_dag(airflow_db):
         return bag.get_dag(dag_id).test(run_conf=conf or None)
 
     return run
+
+
+def outbox_rows(engine: sa.Engine, kind: str | None = None) -> list[dict]:
+    """The outbox, oldest first, each row with its subject and message bytes (ticket emails are
+    rendered at delivery; they are rendered here the same way to look at them)."""
+    from xop.db.schema import notifications
+    from xop.notify.outbox import rendered
+
+    q = sa.select(notifications).order_by(notifications.c.id)
+    if kind:
+        q = q.where(notifications.c.kind == kind)
+    with engine.connect() as c:
+        rows = [dict(r._mapping) for r in c.execute(q)]
+    for r in rows:
+        r["subject"], r["mime"] = rendered(r)
+    return rows

@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+
+from xop.demo.peers import free_port, wait_for_port
 
 PG_ADMIN_URL = os.environ.get("XOP_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -47,23 +48,6 @@ def cdr_pg_engine(cdr_pg_url: str) -> Iterator[Engine]:
 # sshd on a loopback port (root, generated host key, one authorized key)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
-
-
 @dataclass(frozen=True)
 class Sshd:
     port: int
@@ -83,7 +67,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
     for name in ("host", "client"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True)
     (root / "authorized_keys").write_text((root / "client.pub").read_text())
-    port = _free_port()
+    port = free_port()
     (root / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {root / 'host'}\nPidFile {root / 'sshd.pid'}\n"
         f"AuthorizedKeysFile {root / 'authorized_keys'}\nPermitRootLogin yes\nPasswordAuthentication yes\n"
@@ -117,7 +101,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
         }
     )
     try:
-        _wait_for_port(port)
+        wait_for_port(port)
         yield Sshd(port=port, conn_id=conn_id, client_key=root / "client", log_path=log_path)
     finally:
         os.environ.pop(f"AIRFLOW_CONN_{conn_id.upper()}", None)
@@ -150,7 +134,7 @@ def listening_port() -> Iterator[int]:
 @pytest.fixture
 def closed_port() -> int:
     """A port nothing listens on (bound, then released)."""
-    return _free_port()
+    return free_port()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ port, a fresh PostgreSQL ticket database, and headless Debian Chromium driven by
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -20,6 +19,7 @@ from fastapi import FastAPI
 
 from tests.api import harness
 from tests.conftest import REPO, create_pg_database, drop_pg_database
+from xop.demo.peers import free_port
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -27,12 +27,6 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 #: Tuesday 2026-12-01 09:00 America/Chicago: the page's clock runs from here in real time, so
 #: business time passes and countdowns tick whatever the wall clock says.
 START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +47,7 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_server(airflow_db, tmp_path_factory) -> Iterator[LiveServer]:
     app = harness.airflow_app(Path(tmp_path_factory.getbasetemp()))
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

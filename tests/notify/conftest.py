@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import socket
 import threading
 import uuid
 from collections import Counter
@@ -24,18 +23,13 @@ from sqlalchemy import Engine, create_engine, event, text
 
 import xop.db.schema as schema
 from xop.db.meta import metadata
+from xop.demo.peers import free_port
 
 # aiosmtpd logs every SMTP command at INFO: keep failure output readable.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 OUTBOX_TABLES = [schema.tickets, schema.ticket_events, schema.notifications]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class RecordingHandler:

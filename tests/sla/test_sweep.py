@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from xop.db.schema import notifications, ticket_clocks, ticket_events, tickets
-from xop.notify.outbox import rendered
+from tests.conftest import outbox_rows
+from xop.db.schema import ticket_clocks, ticket_events, tickets
 from xop.sla.sweep import sweep
 from xop.tickets import TicketService
 
@@ -45,17 +45,6 @@ def kinds(engine, number: str) -> list[str]:
         )
 
 
-def mails(engine, kind: str | None = None) -> list[dict]:
-    q = sa.select(notifications).order_by(notifications.c.id)
-    if kind:
-        q = q.where(notifications.c.kind == kind)
-    with engine.connect() as c:
-        rows = [dict(r._mapping) for r in c.execute(q)]
-    for r in rows:  # ticket emails are rendered at delivery: render them here to look at them
-        r["subject"], r["mime"] = rendered(r)
-    return rows
-
-
 @pytest.fixture
 def svc(db_engine, xop_config) -> TicketService:
     return TicketService(db_engine, xop_config)
@@ -70,23 +59,23 @@ def test_warnings_once_per_threshold_then_escalation(svc, db_engine, xop_config)
     # A late sweep past 75 % and 90 % sends one warning (the highest), not two.
     s = sweep(db_engine, xop_config, now=chi(2026, 12, 1, 10, 50))
     assert s.warnings == 1
-    warned = [m["subject"] for m in mails(db_engine, "sla_warning")]
+    warned = [m["subject"] for m in outbox_rows(db_engine, "sla_warning")]
     assert len(warned) == 2 and "50 %" in warned[0] and "90 %" in warned[1]
-    assert all(m["recipient"] == "support@xopnetworks.com" for m in mails(db_engine, "sla_warning"))
+    assert all(m["recipient"] == "support@xopnetworks.com" for m in outbox_rows(db_engine, "sla_warning"))
 
     s = sweep(db_engine, xop_config, now=chi(2026, 12, 1, 11, 0))  # due: breach escalates to L3
     assert (s.breaches, s.escalations, s.escalated) == (1, 1, [t.number])
     t = svc.get(t.number)
     assert (t.level, t.urgency) == (3, "critical")
-    esc = mails(db_engine, "ticket_escalated")
+    esc = outbox_rows(db_engine, "ticket_escalated")
     assert [m["recipient"] for m in esc] == ["carl@acme.example"]
     body = esc[0]["mime"].decode()
     assert "support@xopnetworks.com" in body and "972-590-0200" in body and t.number in esc[0]["subject"]
     # Internal notice: one digest per sweep batch, not one email per escalated ticket.
-    digest = mails(db_engine, "sla_escalations")
+    digest = outbox_rows(db_engine, "sla_escalations")
     assert [m["recipient"] for m in digest] == ["support@xopnetworks.com"]
     assert digest[0]["subject"] == f"[XOP SLA] 1 ticket escalated automatically: {t.number}"
-    assert "L2 -> L3" in digest[0]["mime"].decode() and mails(db_engine, "sla_breach") == []
+    assert "L2 -> L3" in digest[0]["mime"].decode() and outbox_rows(db_engine, "sla_breach") == []
     assert kinds(db_engine, t.number) == ["opened", "sla_warning", "sla_warning", "sla_breached", "escalated"]
     # L3 clocks run from the escalation instant.
     with db_engine.connect() as c:
@@ -100,10 +89,10 @@ def test_warnings_once_per_threshold_then_escalation(svc, db_engine, xop_config)
     assert due["l3_response"] == chi(2026, 12, 1, 13, 0) and due["l3_recovery"] == chi(2026, 12, 1, 17, 0)
 
     # Rerunning the same sweep changes nothing.
-    before = (kinds(db_engine, t.number), len(mails(db_engine)))
+    before = (kinds(db_engine, t.number), len(outbox_rows(db_engine)))
     s = sweep(db_engine, xop_config, now=chi(2026, 12, 1, 11, 0))
     assert (s.warnings, s.breaches, s.escalations) == (0, 0, 0)
-    assert (kinds(db_engine, t.number), len(mails(db_engine))) == before
+    assert (kinds(db_engine, t.number), len(outbox_rows(db_engine))) == before
 
 
 def test_notify_breach_reaches_emergency_contact(svc, db_engine, xop_config):
@@ -113,7 +102,7 @@ def test_notify_breach_reaches_emergency_contact(svc, db_engine, xop_config):
     svc.recover(t.number, actor="l3", now=chi(2026, 12, 1, 12, 0))  # RCA due in 2 business days
     s = sweep(db_engine, xop_config, now=chi(2026, 12, 3, 12, 0))
     assert (s.breaches, s.escalations) == (1, 0)
-    emergency = mails(db_engine, "emergency")
+    emergency = outbox_rows(db_engine, "emergency")
     assert {m["recipient"] for m in emergency} == {"support@xopnetworks.com", "mgmt@xopnetworks.com"}
     assert "972-590-0219" in emergency[0]["mime"].decode()
     assert svc.get(t.number).level == 3  # notify keeps the level
@@ -125,7 +114,7 @@ def test_recovery_breach_escalates_to_level4(svc, db_engine, xop_config):
     svc.respond(t.number, actor="l3", body="Looking", now=chi(2026, 12, 1, 9, 30))
     s = sweep(db_engine, xop_config, now=chi(2026, 12, 1, 15, 0))  # 6 h recovery target
     assert s.escalated == [t.number] and svc.get(t.number).level == 4
-    esc = mails(db_engine, "ticket_escalated")[-1]
+    esc = outbox_rows(db_engine, "ticket_escalated")[-1]
     assert "Level 4" in esc["subject"] and "Product Development" in esc["mime"].decode()
 
 
@@ -143,8 +132,8 @@ def test_sweep_escalates_thousands_in_one_pass(svc, db_engine, xop_config):
     numbers = [open_ticket(svc, chi(2026, 12, 1, 9, 0)).number for _ in range(40)]
     s = sweep(db_engine, xop_config, now=chi(2026, 12, 2, 9, 0), batch_size=15)
     assert s.breaches == 40 and sorted(s.escalated) == sorted(numbers)
-    assert len(mails(db_engine, "ticket_escalated")) == 40
-    digests = mails(db_engine, "sla_escalations")  # one per batch of 15, 15, 10
+    assert len(outbox_rows(db_engine, "ticket_escalated")) == 40
+    digests = outbox_rows(db_engine, "sla_escalations")  # one per batch of 15, 15, 10
     assert [m["subject"].split("] ")[1].split(" ticket")[0] for m in digests] == ["15", "15", "10"]
     assert sum(m["mime"].decode().count("L2 -> L3") for m in digests) == 40
 
@@ -173,7 +162,7 @@ def test_two_sweeps_at_once_handle_each_breach_once(pg_engine, xop_config):
             .group_by(ticket_events.c.ticket_id)
         ).all()
     assert len(per_ticket) == 60 and {n for _, n in per_ticket} == {1}
-    assert len(mails(pg_engine, "ticket_escalated")) == 60
+    assert len(outbox_rows(pg_engine, "ticket_escalated")) == 60
 
 
 def test_reclassification_after_warning_keeps_warned_thresholds(svc, db_engine, xop_config):

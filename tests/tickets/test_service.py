@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import outbox_rows
 from xop.db.schema import notifications, ticket_clocks, ticket_events, tickets
 from xop.errors import InvalidInput, InvalidTransition, TicketNotFound
-from xop.notify.outbox import rendered
 from xop.tickets import TicketService
 
 CHI = ZoneInfo("America/Chicago")
@@ -53,17 +53,6 @@ def clock(svc: TicketService, number: str, name: str, cycle: int = 0) -> dict:
     return rows[0]
 
 
-def outbox(engine, kind: str | None = None) -> list[dict]:
-    q = sa.select(notifications).order_by(notifications.c.id)
-    if kind:
-        q = q.where(notifications.c.kind == kind)
-    with engine.connect() as c:
-        rows = [dict(r._mapping) for r in c.execute(q)]
-    for r in rows:  # ticket emails are rendered at delivery: render them here to look at them
-        r["subject"], r["mime"] = rendered(r)
-    return rows
-
-
 def test_open_numbers_clock_and_acknowledgement(svc, db_engine):
     now = chi(2026, 12, 1, 9, 0)  # Tuesday 09:00 CST
     t = open_ticket(svc, now)
@@ -72,7 +61,7 @@ def test_open_numbers_clock_and_acknowledgement(svc, db_engine):
     l2 = clock(svc, t.number, "l2_response")
     assert l2["due_at"] == chi(2026, 12, 1, 11, 0)
     assert t.next_due_at == chi(2026, 12, 1, 10, 0)  # first warning at 50 %
-    ack = outbox(db_engine, "ticket_opened")
+    ack = outbox_rows(db_engine, "ticket_opened")
     assert [n["recipient"] for n in ack] == ["carl@acme.example"] * 2
     assert "XOP-000001" in ack[0]["subject"]
     body = ack[0]["mime"].decode()
@@ -163,7 +152,7 @@ def test_whole_history_moves_the_clocks(svc, db_engine):
     assert (t.level, t.urgency) == (3, "critical")
     assert clock(svc, t.number, "l3_response")["due_at"] == chi(2026, 12, 7, 11, 0)
     assert clock(svc, t.number, "l3_recovery")["due_at"] == chi(2026, 12, 7, 15, 0)
-    esc = outbox(db_engine, "ticket_escalated")
+    esc = outbox_rows(db_engine, "ticket_escalated")
     assert len(esc) == 1 and esc[0]["recipient"] == "carl@acme.example"
     assert "972-590-0200" in esc[0]["mime"].decode()
 
@@ -200,14 +189,14 @@ def test_whole_history_moves_the_clocks(svc, db_engine):
         plan="Replace the card at next maintenance",
     )
     assert clock(svc, t.number, "l3_rca")["met_at"] == chi(2026, 12, 8, 9, 0)
-    assert "Loose DSP card" in outbox(db_engine, "rca")[0]["mime"].decode()
+    assert "Loose DSP card" in outbox_rows(db_engine, "rca")[0]["mime"].decode()
 
     t = svc.escalate(t.number, actor="omar-l3", now=chi(2026, 12, 8, 10, 0), reason="Permanent fix")
     assert clock(svc, t.number, "l4_resolution")["due_at"] == chi(2026, 12, 17, 10, 0)  # 7 business days
     t = svc.resolve(t.number, actor="dev", now=chi(2026, 12, 10, 10, 0), body="Firmware 4.2 fixes it")
     assert clock(svc, t.number, "l4_resolution")["met_at"] is not None and t.next_due_at is None
     t = svc.close(t.number, actor="lena-l2", now=chi(2026, 12, 11, 10, 0), report="Fixed by firmware 4.2")
-    closing = {n["recipient"] for n in outbox(db_engine, "ticket_closed")}
+    closing = {n["recipient"] for n in outbox_rows(db_engine, "ticket_closed")}
     assert closing == {"carl@acme.example", "ann.boss@acme.example"}
 
     # Reopen: a new L2 response cycle; met clocks stay met.

@@ -21,9 +21,24 @@ from aiosmtpd.controller import Controller
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on now (IPv6 when ``host`` is an IPv6 address)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+    """Return once something accepts TCP connections on ``host:port``; raise after ``timeout``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {host}:{port} after {timeout} s")
 
 
 @dataclass
