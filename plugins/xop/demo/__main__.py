@@ -85,7 +85,10 @@ def run_ui() -> int:
         passwords = VAR / "airflow" / "simple_auth_manager_passwords.json.generated"
         print(f"Airflow UI on http://127.0.0.1:8080 ; the admin password is written to {passwords}")
         print("Ticket page: http://127.0.0.1:8080/xop/ (or Browse > XOP Tickets in the UI)")
-        return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=os.environ.copy())
+        env = os.environ.copy()
+        # standalone starts its components as `airflow ...` from PATH: put this venv's bin first.
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
 
 
 def main(argv: list[str] | None = None) -> int:
