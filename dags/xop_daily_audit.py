@@ -29,14 +29,14 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from xop.audit.schedule import daily_audit_timetable
 from xop.backup.assets import BACKUPS
 from xop.dag_defaults import DEFAULT_ARGS
+from xop.schedule import timetable
 
 
 @dag(
     dag_id="xop_daily_audit",
-    schedule=daily_audit_timetable(),
+    schedule=timetable("xop_daily_audit"),
     start_date=pendulum.datetime(2026, 1, 1, tz="America/Chicago"),
     catchup=False,
     max_active_runs=1,

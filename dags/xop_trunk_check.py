@@ -37,12 +37,12 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from xop.dag_defaults import DEFAULT_ARGS
-from xop.trunks.schedule import trunk_check_timetable
+from xop.schedule import timetable
 
 
 @dag(
     dag_id="xop_trunk_check",
-    schedule=trunk_check_timetable(),
+    schedule=timetable("xop_trunk_check"),
     start_date=pendulum.datetime(2026, 1, 1, tz="America/Chicago"),
     catchup=False,
     max_active_runs=1,

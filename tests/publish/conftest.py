@@ -8,8 +8,6 @@ here. It needs root (it switches to the user and chroots) and ``/var/run/vsftpd/
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import os
 import pwd
@@ -26,16 +24,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler, TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
-from xop.demo.peers import free_port, wait_for_port
+from xop.demo.peers import free_port, self_signed_cert, wait_for_port
 from xop.ftps import FtpSettings
 
 VSFTPD = "/usr/sbin/vsftpd"
@@ -74,34 +68,11 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def make_tls_cert(folder: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1/localhost: (cert+key pem, cert pem for clients)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "xop-test-ftp")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    cert, key = self_signed_cert(folder)
     both, public = folder / "server.pem", folder / "ca.pem"
-    both.write_bytes(cert_pem + key_pem)
+    both.write_bytes(cert.read_bytes() + key.read_bytes())
     both.chmod(0o600)
-    public.write_bytes(cert_pem)
+    public.write_bytes(cert.read_bytes())
     return both, public
 
 

@@ -214,17 +214,22 @@ def test_format_results_lists_failures_first() -> None:
 
 
 def test_schedule_times_to_crons(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xop.trunks.schedule import configured_times, crons_for, trunk_check_timetable
+    from xop.schedule import configured_times, crons_for, timetable
 
     assert crons_for(["09:00", "15:00"]) == ["0 9,15 * * *"]
     assert crons_for(["08:30", "15:00", "14:30"]) == ["0 15 * * *", "30 8,14 * * *"]
     with pytest.raises(ValueError, match="HH:MM"):
         crons_for(["9am"])
     monkeypatch.delenv("XOP_TRUNK_CHECK_TIMES", raising=False)
-    assert configured_times() == ("09:00", "15:00")
-    assert trunk_check_timetable().summary == "0 9,15 * * *"
+    assert configured_times("xop_trunk_check") == ("09:00", "15:00")
+    assert timetable("xop_trunk_check").summary == "0 9,15 * * *"
     monkeypatch.setenv("XOP_TRUNK_CHECK_TIMES", "08:30, 14:30")
-    assert configured_times() == ("08:30", "14:30")
+    assert configured_times("xop_trunk_check") == ("08:30", "14:30")
+    monkeypatch.delenv("XOP_DAILY_AUDIT_TIME", raising=False)
+    assert timetable("xop_daily_audit").summary == "0 4 * * *"
+    monkeypatch.setenv("XOP_DAILY_AUDIT_TIME", "4:00")
+    with pytest.raises(ValueError, match=r"XOP_DAILY_AUDIT_TIME .*HH:MM"):
+        timetable("xop_daily_audit")
 
 
 def _config(tmp_path, customers: list[dict]):

@@ -115,6 +115,8 @@ def self_signed_cert(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Pa
             ),
             critical=False,
         )
+        # Its own trust anchor: clients verify it with ``ca_file=cert`` (OpenSSL wants CA:TRUE).
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     directory.mkdir(parents=True, exist_ok=True)

@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
 from xop.errors import ConfigError
+from xop.schedule import TIMES, configured_times
 from xop.trunks.ami import check_pri_spans
 from xop.trunks.result import TrunkCheckResult
-from xop.trunks.schedule import ENV_VAR, configured_times
 from xop.trunks.sip import DigestCredentials, SipTarget, check_sip_trunks
 from xop.trunks.spec import AmiSpec, TrunkSpec
 from xop.trunks.tables import format_results, record_results, trunk_checks
@@ -284,12 +284,12 @@ def probe_trunks(
 
     checked_at = runtime.resolve_now(now)
     config = runtime.config()
-    if tuple(config.schedules.trunk_check) != configured_times():
+    if tuple(config.schedules.trunk_check) != configured_times("xop_trunk_check"):
         log.warning(
             "config schedules.trunk_check is %s but the DAG runs at %s: set %s=%s for the DAG processor",
             ",".join(config.schedules.trunk_check),
-            ",".join(configured_times()),
-            ENV_VAR,
+            ",".join(configured_times("xop_trunk_check")),
+            TIMES["xop_trunk_check"][0],
             ",".join(config.schedules.trunk_check),
         )
     plans = plan_checks(config, credentials=connection_credentials, system=system, trunk=trunk)
