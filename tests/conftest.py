@@ -140,3 +140,13 @@ def outbox_rows(engine: sa.Engine, kind: str | None = None) -> list[dict]:
     for r in rows:
         r["subject"], r["mime"] = rendered(r)
     return rows
+
+
+@pytest.fixture
+def maildrop(tmp_path, monkeypatch):
+    """A real SMTP server (aiosmtpd) on a loopback port; ``smtp_default`` points at it."""
+    from xop.demo.peers import MailDrop
+
+    with MailDrop(tmp_path / "mail") as drop:
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", drop.connection_uri())
+        yield drop

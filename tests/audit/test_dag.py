@@ -9,19 +9,13 @@ Run 2 (same day again): the same problems add notes to the same tickets, no new 
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
-import socket
-import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 import yaml
-from aiosmtpd.controller import Controller
 
 from tests.conftest import REPO
 from xop.audit.hosts import LocalRunner
@@ -30,42 +24,6 @@ from xop.audit.run import audited_day
 from xop.audit.sample_cdr import asterisk_cdr_table
 
 from .test_usage import SMALL_DAY
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[email.message.EmailMessage] = []
-        self.rcpts: list[str] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
-            self.rcpts.extend(envelope.rcpt_tos)
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox(monkeypatch) -> Iterator[Inbox]:
-    handler = Inbox()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
-    controller.start()
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_SMTP_DEFAULT",
-        json.dumps(
-            {
-                "conn_type": "smtp",
-                "host": "127.0.0.1",
-                "port": port,
-                "extra": {"disable_ssl": True, "disable_tls": True, "timeout": 5},
-            }
-        ),
-    )
-    yield handler
-    controller.stop()
 
 
 @pytest.fixture
@@ -142,7 +100,7 @@ def audit_setup(tmp_path: Path, monkeypatch, listening_port: int, closed_port: i
     return {"xop_db": tmp_path / "xop.db", "reports": tmp_path / "reports", "backups": tmp_path / "backups"}
 
 
-def test_daily_audit_end_to_end(run_dag, audit_setup: dict, inbox: Inbox) -> None:
+def test_daily_audit_end_to_end(run_dag, audit_setup: dict, maildrop) -> None:
     dr = run_dag("xop_daily_audit", date="2026-06-15", now="2026-06-16T09:00:05+00:00")
     assert dr.state == "success"
 
@@ -175,7 +133,7 @@ def test_daily_audit_end_to_end(run_dag, audit_setup: dict, inbox: Inbox) -> Non
     assert list((audit_setup["backups"] / "acme-conf1").glob("*.sqlite3"))
 
     # The report reached both recipients once, with the chart inline and the CSVs attached.
-    reports = [m for m in inbox.messages if m["Subject"].startswith("[XOP audit] 2026-06-15")]
+    reports = [m for m in maildrop.messages if m["Subject"].startswith("[XOP audit] 2026-06-15")]
     assert sorted(m["To"] for m in reports) == ["noc@xop.example", "ops@xop.example"]
     message = reports[0]
     assert "RED" in message["Subject"] and "2 finding(s)" in message["Subject"]

@@ -6,10 +6,8 @@ import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy.engine import make_url
 
-from xop.demo.peers import MailDrop
 from xop.tickets import TicketService
 
 CHI = ZoneInfo("America/Chicago")
@@ -17,12 +15,6 @@ CHI = ZoneInfo("America/Chicago")
 
 def chi(*args: int) -> datetime:
     return datetime(*args, tzinfo=CHI).astimezone(UTC)
-
-
-@pytest.fixture
-def maildrop(tmp_path):
-    with MailDrop(tmp_path / "mail") as drop:
-        yield drop
 
 
 def test_sweep_dag_escalates_and_delivers(pg_engine, pg_url, xop_config, maildrop, monkeypatch, run_dag):
@@ -39,7 +31,6 @@ def test_sweep_dag_escalates_and_delivers(pg_engine, pg_url, xop_config, maildro
             }
         ),
     )
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", maildrop.connection_uri())
     svc = TicketService(pg_engine, xop_config)
     late = svc.open(
         customer="acme",
