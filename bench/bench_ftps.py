@@ -7,7 +7,7 @@ side, alternating, ``--runs`` times each, same file:
 - baseline: ``ftplib.FTP.storbinary`` (plain FTP, stdlib defaults) — the target is ours >= 0.8x;
 - stdlib over TLS: ``storbinary`` over our session-reusing ``FTP_TLS`` (stock ``FTP_TLS`` is
   refused by vsftpd), to show the cost of encryption alone;
-- ours: :meth:`xop.ftps.FtpsClient.upload` (TLS, temporary name, SHA-256 in the same pass,
+- ours: :meth:`xop.connections.ftps.FtpsClient.upload` (TLS, temporary name, SHA-256 in the same pass,
   size check, rename);
 - ours, whole publication: :func:`xop.backup.publish` (upload + SHA256SUMS + MANIFEST.json);
 - curl over FTPS (libcurl + OpenSSL, C), if installed: an independent ceiling of the server's
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "plugins"))
 
 from tests.publish.conftest import make_tls_cert, start_vsftpd
 from xop.backup import FtpSpec, ImageSpec, PublicationSpec, publish
-from xop.ftps import FtpsClient, SessionReusingFTP_TLS
+from xop.connections.ftps import FtpsClient, SessionReusingFTP_TLS
 
 
 def timed(action) -> float:

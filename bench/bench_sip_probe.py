@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
 
 from tests.trunks.trunk_farends import SippFarEnd, start_sipp, stop_sipp  # noqa: E402
+from xop.core.specs.trunks import TrunkSpec  # noqa: E402
 from xop.trunks.sip import SipTarget, check_sip_trunks, probe_options  # noqa: E402
-from xop.trunks.spec import TrunkSpec  # noqa: E402
 
 NOW = dt.datetime.now(dt.UTC)
 

@@ -27,11 +27,11 @@ os.environ.setdefault("XOP_CONFIG", str(REPO / "tests" / "data" / "config.yaml")
 import sqlalchemy as sa  # noqa: E402
 
 from tests.conftest import create_pg_database, drop_pg_database  # noqa: E402
-from xop.config import load_config  # noqa: E402
+from xop.core.config import load_config  # noqa: E402
 from xop.db.engine import engine_from_url  # noqa: E402
 from xop.db.migrate import upgrade  # noqa: E402
-from xop.sla.sweep import sweep  # noqa: E402
 from xop.tickets import TicketService  # noqa: E402
+from xop.tickets.sweep import sweep  # noqa: E402
 
 # Tuesday 2026-12-01 15:00 UTC (09:00 CST): open tickets were opened over the last weeks.
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
@@ -72,7 +72,7 @@ def populate(engine: sa.Engine, total: int, open_: int, breached: int) -> float:
 
 def per_ticket_baseline(engine: sa.Engine, cfg, numbers: list[str]) -> float:
     """Seconds per ticket for the same work done one ticket at a time through the service."""
-    from xop.db.schema import ticket_clocks, ticket_events, tickets
+    from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
     svc = TicketService(engine, cfg)
     started = time.perf_counter()

@@ -27,8 +27,6 @@ from sqlalchemy import MetaData, create_engine, text  # noqa: E402
 
 from xop.audit.days import AuditDay  # noqa: E402
 from xop.audit.report import calls_per_hour_png  # noqa: E402
-from xop.audit.sample_cdr import asterisk_cdr_table, random_cdrs  # noqa: E402
-from xop.audit.spec import CdrMapping  # noqa: E402
 from xop.audit.usage import (  # noqa: E402
     clip,
     compute_usage,
@@ -37,6 +35,8 @@ from xop.audit.usage import (  # noqa: E402
     render_legs_sql,
     usage_params,
 )
+from xop.core.specs.audit import CdrMapping  # noqa: E402
+from xop.demo.sample_cdr import asterisk_cdr_table, random_cdrs  # noqa: E402
 
 #: The baseline: running sum over start (+1) / end (-1) events, ends first on ties.
 WINDOW_PEAK_SQL = """

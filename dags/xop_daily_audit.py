@@ -30,8 +30,8 @@ import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
 from xop.backup.assets import BACKUPS
-from xop.dag_defaults import DEFAULT_ARGS
-from xop.schedule import timetable
+from xop.core.schedule import timetable
+from xop.tasks.dag_defaults import DEFAULT_ARGS
 
 
 @dag(
@@ -81,7 +81,7 @@ def xop_daily_audit():
 
     @task(trigger_rule="all_done")
     def deliver_outbox(params: dict | None = None) -> dict:
-        from xop.notify.tasks import deliver_outbox
+        from xop.tasks.notify import deliver_outbox
 
         return deliver_outbox((params or {}).get("now"))
 

@@ -23,7 +23,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from xop.backup.assets import BACKUPS, RECOVERY_IMAGES
-from xop.dag_defaults import DEFAULT_ARGS
+from xop.tasks.dag_defaults import DEFAULT_ARGS
 
 
 @dag(
@@ -44,13 +44,13 @@ from xop.dag_defaults import DEFAULT_ARGS
 def xop_publish_recovery_images():
     @task
     def plan_customers(params: dict | None = None) -> list[str]:
-        from xop.backup.tasks import customers_to_publish
+        from xop.tasks.backup import customers_to_publish
 
         return customers_to_publish((params or {}).get("customer"))
 
     @task(max_active_tis_per_dagrun=4)
     def publish_customer(customer_id: str, params: dict | None = None) -> dict:
-        from xop.backup.tasks import publish_for_customer
+        from xop.tasks.backup import publish_for_customer
 
         return publish_for_customer(customer_id, (params or {}).get("now"))
 

@@ -23,7 +23,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from xop.dag_defaults import DEFAULT_ARGS
+from xop.tasks.dag_defaults import DEFAULT_ARGS
 
 
 @dag(
@@ -69,13 +69,13 @@ from xop.dag_defaults import DEFAULT_ARGS
 def xop_restore_database():
     @task
     def choose_backup(params: dict | None = None) -> dict:
-        from xop.backup.tasks import find_backup
+        from xop.tasks.backup import find_backup
 
         return find_backup(params or {})
 
     @task
     def restore_backup(chosen: dict, params: dict | None = None) -> dict:
-        from xop.backup.tasks import restore
+        from xop.tasks.backup import restore
 
         return restore(chosen, params or {})
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from xop.dag_defaults import DEFAULT_ARGS
+from xop.tasks.dag_defaults import DEFAULT_ARGS
 
 
 @dag(
@@ -35,13 +35,13 @@ from xop.dag_defaults import DEFAULT_ARGS
 def xop_sla_sweep():
     @task
     def sweep_due_tickets(params: dict | None = None) -> dict:
-        from xop.sla.tasks import run_sweep
+        from xop.tasks.sla import run_sweep
 
         return run_sweep((params or {}).get("now"))
 
     @task
     def deliver_outbox(params: dict | None = None) -> dict:
-        from xop.notify.tasks import deliver_outbox
+        from xop.tasks.notify import deliver_outbox
 
         return deliver_outbox((params or {}).get("now"))
 

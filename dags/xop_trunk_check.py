@@ -36,8 +36,8 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from xop.dag_defaults import DEFAULT_ARGS
-from xop.schedule import timetable
+from xop.core.schedule import timetable
+from xop.tasks.dag_defaults import DEFAULT_ARGS
 
 
 @dag(

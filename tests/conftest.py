@@ -63,7 +63,7 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def xop_config():
-    from xop.config import load_config
+    from xop.core.config import load_config
 
     os.environ["XOP_CONFIG"] = str(TEST_CONFIG)
     return load_config(TEST_CONFIG)
@@ -129,8 +129,8 @@ def run_dag(airflow_db):
 def outbox_rows(engine: sa.Engine, kind: str | None = None) -> list[dict]:
     """The outbox, oldest first, each row with its subject and message bytes (ticket emails are
     rendered at delivery; they are rendered here the same way to look at them)."""
-    from xop.db.schema import notifications
     from xop.notify.outbox import rendered
+    from xop.notify.tables import notifications
 
     q = sa.select(notifications).order_by(notifications.c.id)
     if kind:

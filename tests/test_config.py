@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from xop.config import load_config, parse_target
-from xop.errors import ConfigError
+from xop.core.config import load_config, parse_target
+from xop.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str, name: str = "xop.yaml") -> Path:

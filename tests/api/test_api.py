@@ -13,7 +13,8 @@ from tests.api import harness
 from tests.api.conftest import T0
 from xop.api import idempotency
 from xop.api.tables import idempotency_keys
-from xop.db.schema import notifications, ticket_clocks, ticket_events, tickets
+from xop.notify.tables import notifications
+from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
 BASE = "/xop/api"
 NEW = {

@@ -21,7 +21,7 @@ from tests.conftest import REPO
 from xop.audit.hosts import LocalRunner
 from xop.audit.probes_host import write_baseline
 from xop.audit.run import audited_day
-from xop.audit.sample_cdr import asterisk_cdr_table
+from xop.demo.sample_cdr import asterisk_cdr_table
 
 from .test_usage import SMALL_DAY
 

@@ -19,7 +19,7 @@ from xop.audit.findings import worst
 from xop.audit.health import run_health_checks
 from xop.audit.hosts import LocalRunner
 from xop.audit.probes_host import parse_log_time, write_baseline
-from xop.audit.spec import HealthProbeSpec
+from xop.core.specs.audit import HealthProbeSpec
 
 PROBE = TypeAdapter(HealthProbeSpec)
 NOW = datetime.now(UTC)

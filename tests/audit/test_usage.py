@@ -12,9 +12,9 @@ from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Engine
 
 from xop.audit.days import AuditDay, previous_local_day
-from xop.audit.sample_cdr import asterisk_cdr_table, cdr_row
-from xop.audit.spec import CdrMapping
 from xop.audit.usage import compute_usage, peak_concurrency, peak_concurrency_by_group
+from xop.core.specs.audit import CdrMapping
+from xop.demo.sample_cdr import asterisk_cdr_table, cdr_row
 
 CHI = ZoneInfo("America/Chicago")
 

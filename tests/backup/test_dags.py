@@ -23,8 +23,8 @@ import yaml
 from tests.backup.conftest import admin, table_fingerprints
 from tests.publish.conftest import pyftpdlib_tls, tls_cert  # noqa: F401 - fixtures used below
 from xop.backup import BackupSpec, take_backup
-from xop.backup.tasks import find_backup
-from xop.errors import BackupError, ConfigError
+from xop.core.errors import BackupError, ConfigError
+from xop.tasks.backup import find_backup
 
 REPO = Path(__file__).resolve().parents[2]
 

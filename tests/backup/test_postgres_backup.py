@@ -12,7 +12,7 @@ from tests.backup.conftest import admin, table_fingerprints
 from xop.backup import BackupSpec, latest_verified, list_backups, restore_backup, take_backup, verify_backup
 from xop.backup.postgres import verify_full_read
 from xop.backup.restore import confirmation_phrase
-from xop.errors import BackupError
+from xop.core.errors import BackupError
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -22,8 +22,8 @@ from xop.backup import (
 from xop.backup.manifest import write_manifest
 from xop.backup.retention import select_kept
 from xop.backup.tables import backups
+from xop.core.errors import BackupError
 from xop.db.meta import metadata
-from xop.errors import BackupError
 
 
 def fake(taken_at: datetime, *, verified: bool = True, folder: Path = Path("/backups/s")) -> BackupManifest:

@@ -228,7 +228,7 @@ def test_postgres_init_script_creates_a_ticket_db_its_owner_can_migrate(tmp_path
 
 
 def test_production_example_config_is_valid() -> None:
-    from xop.config import load_config
+    from xop.core.config import load_config
 
     cfg = load_config(REPO / "include" / "config" / "production.example.yaml")
     customer, system = cfg.system("acme-conf1")

@@ -21,7 +21,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, event, text
 
-import xop.db.schema as schema
+import xop.tickets.tables as schema
 from xop.db.meta import metadata
 from xop.demo.peers import free_port
 

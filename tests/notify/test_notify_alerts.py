@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
-from xop.config import DEFAULT_CONFIG
+from xop.core.config import DEFAULT_CONFIG
 from xop.notify.alerts import dag_failure_notifier
 
 NOW = datetime(2026, 7, 6, 14, 5, tzinfo=UTC)

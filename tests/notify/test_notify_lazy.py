@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from xop.db.schema import notifications
 from xop.notify.mime import make_message_id
 from xop.notify.outbox import deliver_pending, enqueue_many
 from xop.notify.smtp import SmtpTransport
+from xop.notify.tables import notifications
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 TICKET = {

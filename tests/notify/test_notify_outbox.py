@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from xop.db.schema import notifications
-from xop.errors import ConfigError
+from xop.core.errors import ConfigError
 from xop.notify import outbox
 from xop.notify.mime import build_message, make_message_id
 from xop.notify.outbox import (
@@ -25,6 +24,7 @@ from xop.notify.outbox import (
     render_and_enqueue,
 )
 from xop.notify.smtp import SmtpTransport
+from xop.notify.tables import notifications
 
 NOW = datetime(2026, 7, 6, 14, 5, tzinfo=UTC)
 SENDER = "XOP Networks Support <support@xopnetworks.com>"

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from xop.errors import ConfigError, PermanentMailError, TransientMailError
+from xop.core.errors import ConfigError, PermanentMailError, TransientMailError
 from xop.notify.mime import build_message, make_message_id, message_bytes
 from xop.notify.smtp import MailServerUnavailable, SmtpTransport
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine
 
-from xop import runtime
 from xop.notify.mime import make_message_id
 from xop.notify.outbox import outbox_counts, render_and_enqueue
 from xop.notify.smtp import MailServerUnavailable
-from xop.notify.tasks import deliver_outbox
+from xop.tasks import runtime
+from xop.tasks.notify import deliver_outbox
 
 NOW = datetime(2026, 12, 1, 17, 0, tzinfo=UTC)
 

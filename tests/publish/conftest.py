@@ -29,8 +29,8 @@ from pyftpdlib.handlers import FTPHandler, TLS_DTPHandler, TLS_FTPHandler
 from pyftpdlib.ioloop import IOLoop
 from pyftpdlib.servers import FTPServer
 
+from xop.connections.ftps import FtpSettings
 from xop.demo.peers import free_port, self_signed_cert, wait_for_port
-from xop.ftps import FtpSettings
 
 VSFTPD = "/usr/sbin/vsftpd"
 FTP_USER = "xop-ftp-test"

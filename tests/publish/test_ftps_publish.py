@@ -16,9 +16,9 @@ from sqlalchemy import create_engine, select
 from xop.backup import FtpSpec, ImageSpec, PublicationSpec, publish
 from xop.backup.publication import PublicationError
 from xop.backup.tables import publications
+from xop.connections.ftps import FtpsClient, FtpSettings
+from xop.core.errors import FtpError
 from xop.db.meta import metadata
-from xop.errors import FtpError
-from xop.ftps import FtpsClient, FtpSettings
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import outbox_rows
-from xop.db.schema import ticket_clocks, ticket_events, tickets
-from xop.sla.sweep import sweep
 from xop.tickets import TicketService
+from xop.tickets.sweep import sweep
+from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
 CHI = ZoneInfo("America/Chicago")
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xop.errors import ConfigError, XopError
+from xop.core.errors import ConfigError, XopError
 from xop.sla.calendar import (
     BusinessCalendar,
     CalendarError,

@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import outbox_rows
-from xop.db.schema import notifications, ticket_clocks, ticket_events, tickets
-from xop.errors import InvalidInput, InvalidTransition, TicketNotFound
+from xop.core.errors import InvalidInput, InvalidTransition, TicketNotFound
+from xop.notify.tables import notifications
 from xop.tickets import TicketService
+from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
 CHI = ZoneInfo("America/Chicago")
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests.trunks.ami_server import AmiServer, Span
 from tests.trunks.trunk_farends import NOW
+from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.trunks.ami import AmiError, check_pri_spans, read_pri_spans
-from xop.trunks.spec import AmiSpec, TrunkSpec
 
 
 @pytest.fixture

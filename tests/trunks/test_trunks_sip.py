@@ -8,9 +8,9 @@ import socket
 import pytest
 
 from tests.trunks.trunk_farends import NOW, SippPool, TlsCertificates, TlsTerminator, free_port
+from xop.core.specs.trunks import TlsSpec, TrunkSpec
 from xop.trunks import sip
 from xop.trunks.sip import DigestCredentials, SipTarget, run_sip_checks
-from xop.trunks.spec import TlsSpec, TrunkSpec
 
 CREDENTIALS = DigestCredentials("monitor", "s3cret")
 

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from tests.trunks.trunk_farends import NOW
+from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.trunks.result import TrunkCheckResult
 from xop.trunks.sip import parse_sdp_answer, reason_for_final
 from xop.trunks.sipmsg import StreamFramer, digest_authorization, parse_challenge, parse_message
-from xop.trunks.spec import AmiSpec, TrunkSpec
 from xop.trunks.tables import format_results, record_results, trunk_checks
 
 # --- spec ---------------------------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_format_results_lists_failures_first() -> None:
 
 
 def test_schedule_times_to_crons(monkeypatch: pytest.MonkeyPatch) -> None:
-    from xop.schedule import configured_times, crons_for, timetable
+    from xop.core.schedule import configured_times, crons_for, timetable
 
     assert crons_for(["09:00", "15:00"]) == ["0 9,15 * * *"]
     assert crons_for(["08:30", "15:00", "14:30"]) == ["0 15 * * *", "30 8,14 * * *"]
@@ -236,7 +236,7 @@ def _config(tmp_path, customers: list[dict]):
     import yaml
 
     from tests.conftest import REPO
-    from xop.config import load_config
+    from xop.core.config import load_config
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "xop.yaml"
@@ -259,7 +259,7 @@ SIP = {"host": "127.0.0.1", "port": 5060, "dial_number": "100"}
 
 
 def test_plan_respects_consent_params_and_credentials(tmp_path) -> None:
-    from xop.errors import ConfigError
+    from xop.core.errors import ConfigError
     from xop.trunks.run import plan_checks
     from xop.trunks.sip import DigestCredentials
 
@@ -301,7 +301,7 @@ def test_plan_respects_consent_params_and_credentials(tmp_path) -> None:
 
 
 def test_plan_refuses_pri_without_ami_and_shared_trunk_ids(tmp_path) -> None:
-    from xop.errors import ConfigError
+    from xop.core.errors import ConfigError
     from xop.trunks.run import plan_checks
 
     no_ami = _config(tmp_path, [_customer("acme", True, [{"id": "a-pri", "kind": "pri", "span": 1}])])

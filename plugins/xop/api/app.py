@@ -18,7 +18,7 @@ from xop.api import routes
 from xop.api.deps import UserDep
 from xop.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from xop.api.idempotency import IdempotencyKeyInProgress
-from xop.errors import InvalidInput, InvalidTransition, TicketError, TicketNotFound
+from xop.core.errors import InvalidInput, InvalidTransition, TicketError, TicketNotFound
 
 WEB = Path(__file__).resolve().parents[1] / "web"
 #: The page's files; nothing else in the folder is served.

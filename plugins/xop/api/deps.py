@@ -61,7 +61,7 @@ def ticket_service(request: Request) -> TicketService:
     if getattr(state, "ticket_service", None) is None:
         with _service_lock:
             if getattr(state, "ticket_service", None) is None:
-                from xop import runtime
+                from xop.tasks import runtime
 
                 state.ticket_service = TicketService(runtime.ticket_db(), runtime.config())
     return state.ticket_service

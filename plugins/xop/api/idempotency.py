@@ -23,7 +23,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from xop.api.tables import idempotency_keys
-from xop.errors import InvalidInput, TicketError
+from xop.core.errors import InvalidInput, TicketError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, and_, exists, func, or_, select
 
-from xop.config import XopConfig
-from xop.db.schema import ticket_clocks, ticket_events, tickets
+from xop.core.config import XopConfig
 from xop.sla.policy import calendar
+from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)

@@ -32,7 +32,7 @@ from xop.api.schemas import (
     TicketPage,
     Urgency,
 )
-from xop.errors import TicketNotFound
+from xop.core.errors import TicketNotFound
 from xop.tickets import TicketService
 
 ERRORS: dict[int | str, dict[str, Any]] = {

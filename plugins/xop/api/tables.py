@@ -10,8 +10,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, Column, Index, Integer, String, Table, UniqueConstraint
 
 from xop.db.meta import metadata
-from xop.db.schema import BigId
-from xop.db.types import UTCDateTime
+from xop.db.types import BigId, UTCDateTime
 
 idempotency_keys = Table(
     "api_idempotency_keys",

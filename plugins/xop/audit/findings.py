@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from xop.audit.spec import Impact, Severity, severity_of
+from xop.core.specs.audit import Impact, Severity, severity_of
 
 Status = Literal["critical", "major", "minor", "ok"]
 SEVERITY_RANK: dict[str, int] = {"ok": 0, "minor": 1, "major": 2, "critical": 3}

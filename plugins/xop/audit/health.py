@@ -22,8 +22,8 @@ from xop.audit.probes_host import (
     probe_listening_ports,
 )
 from xop.audit.probes_network import probe_clock, probe_database, probe_http, probe_tcp
-from xop.audit.spec import HealthProbeSpec, check_probe_names
-from xop.errors import ProbeError
+from xop.core.errors import ProbeError
+from xop.core.specs.audit import HealthProbeSpec, check_probe_names
 
 ProbeFn = Callable[[str, HealthProbeSpec, CommandRunner, datetime], list[Finding]]
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from xop.errors import ProbeError
+from xop.core.errors import ProbeError
 
 
 class HostUnreachable(ProbeError):

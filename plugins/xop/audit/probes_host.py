@@ -11,14 +11,14 @@ from zoneinfo import ZoneInfo
 from xop.audit.days import AuditDay
 from xop.audit.findings import Finding, passed, problem, severe
 from xop.audit.hosts import CommandRunner
-from xop.audit.spec import (
+from xop.core.errors import ProbeError
+from xop.core.specs.audit import (
     ClamavProbe,
     DiskProbe,
     FailedLoginsProbe,
     FileIntegrityProbe,
     ListeningPortsProbe,
 )
-from xop.errors import ProbeError
 
 # --------------------------------------------------------------------------------------------
 # Disk

@@ -7,8 +7,8 @@ from datetime import datetime
 
 from xop.audit.findings import Finding, passed, problem
 from xop.audit.hosts import CommandRunner, HostUnreachable, LocalRunner
-from xop.audit.spec import ClockProbe, DatabaseProbe, HttpProbe, TcpProbe
-from xop.errors import ProbeError
+from xop.core.errors import ProbeError
+from xop.core.specs.audit import ClockProbe, DatabaseProbe, HttpProbe, TcpProbe
 
 
 def probe_tcp(system: str, spec: TcpProbe, runner: CommandRunner, now: datetime) -> list[Finding]:

@@ -23,8 +23,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from xop.audit.days import AuditDay
 from xop.audit.findings import SEVERITY_RANK, Finding, worst
 from xop.audit.usage import UsageReport
+from xop.core.paths import TEMPLATES_DIR
 
-TEMPLATES = Path(__file__).resolve().parents[3] / "include" / "templates"
+TEMPLATES = TEMPLATES_DIR
 Light = Literal["green", "amber", "red"]
 LIGHT_COLOURS: dict[Light, str] = {"green": "#1f7a3a", "amber": "#b7791f", "red": "#c53030"}
 

@@ -33,13 +33,12 @@ from xop.audit.report import (
     system_audit_from_json,
     system_audit_to_json,
 )
-from xop.audit.spec import AuditSpec
 from xop.audit.tables import audit_runs, health_findings
-from xop.errors import BackupError, ConfigError, InvalidInput
+from xop.core.errors import BackupError, ConfigError, InvalidInput
+from xop.core.paths import REPO_ROOT
+from xop.core.specs.audit import AuditSpec
 
 log = logging.getLogger(__name__)
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _audit_spec(cfg) -> AuditSpec:
@@ -73,7 +72,7 @@ def plan_audit(
     *, run_id: str, date_param: str | None, now_param: str | None, logical_date: datetime | None
 ) -> dict[str, Any]:
     """Audited day, systems to audit (with consent), and the ``audit_runs`` row (re-used on retry)."""
-    from xop import runtime
+    from xop.tasks import runtime
 
     cfg = runtime.config()
     spec = _audit_spec(cfg)
@@ -116,7 +115,7 @@ def plan_audit(
 
 def audit_system(plan: Mapping[str, Any], system_id: str) -> dict[str, Any]:
     """Usage, health, backup and tickets of one system; returns a small summary for XCom."""
-    from xop import runtime
+    from xop.tasks import runtime
 
     cfg = runtime.config()
     spec = _audit_spec(cfg)
@@ -298,9 +297,9 @@ def _store_findings(
 
 def send_report(plan: Mapping[str, Any], results: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
     """Render, save and record the report; queue one email per recipient (idempotent per run)."""
-    from xop import runtime
     from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id
     from xop.notify.outbox import enqueue
+    from xop.tasks import runtime
 
     cfg = runtime.config()
     spec = _audit_spec(cfg)

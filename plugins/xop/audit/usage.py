@@ -22,7 +22,6 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,9 +31,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from xop.audit.days import AuditDay, epoch_to_utc
-from xop.audit.spec import CdrMapping
+from xop.core.paths import SQL_DIR
+from xop.core.specs.audit import CdrMapping
 
-SQL_DIR = Path(__file__).resolve().parents[3] / "include" / "sql"
 WORK_MEM = "64MB"
 
 

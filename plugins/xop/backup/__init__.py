@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from xop.backup.spec import BackupSpec, FtpSpec, ImageSpec, PublicationSpec, RetentionSpec
+from xop.core.specs.backup import BackupSpec, FtpSpec, ImageSpec, PublicationSpec, RetentionSpec
 
 _LAZY = {
     "take_backup": "xop.backup.api",

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from xop.backup.manifest import BackupManifest, list_manifests, write_manifest
 from xop.backup.retention import select_kept
-from xop.backup.spec import BackupSpec, RetentionSpec
-from xop.errors import BackupError
+from xop.core.errors import BackupError
+from xop.core.specs.backup import BackupSpec, RetentionSpec
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -31,7 +31,7 @@ def take_backup(
 
     ``directory`` is the backup root (``spec.directory`` wins when set); ``now`` stamps the
     file name and ``taken_at``. With ``engine`` (the XOP database) a ``backups`` row is also
-    written. Raises :class:`~xop.errors.BackupError` and leaves no file under a final name.
+    written. Raises :class:`~xop.core.errors.BackupError` and leaves no file under a final name.
     """
     root = Path(spec.directory or directory)
     if now.tzinfo is None:

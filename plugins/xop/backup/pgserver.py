@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
-from xop.errors import BackupError, ConfigError
+from xop.core.errors import BackupError, ConfigError
 
 # libpq settings a connection's extra may carry (the Postgres provider uses the same names).
 _LIBPQ_EXTRAS = {

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from xop.backup.manifest import BackupManifest, backup_stamp
 from xop.backup.pgserver import PgServer, pg_program
-from xop.errors import BackupError
+from xop.core.errors import BackupError
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """Publish recovery images and backups to a customer's folder on XOP's FTP site.
 
 For each file: check the OEM's checksum if one is given (the file is published byte for byte
-as the vendor shipped it), upload under a temporary name with resume (:class:`xop.ftps.FtpsClient`),
+as the vendor shipped it), upload under a temporary name with resume
+(:class:`xop.connections.ftps.FtpsClient`),
 compare sizes, rename into place. Then rewrite, each atomically:
 
 - ``SHA256SUMS``: ``sha256sum -c`` format, one line per published file;
@@ -26,14 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xop.backup.manifest import BackupManifest
-from xop.backup.spec import ImageSpec, PublicationSpec
-from xop.errors import BackupError
+from xop.core.errors import BackupError
+from xop.core.specs.backup import ImageSpec, PublicationSpec
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
     from sqlalchemy.engine import Engine
 
-    from xop.ftps import FtpsClient
+    from xop.connections.ftps import FtpsClient
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def publish(
     The folder is ``spec.ftp.folder``, else ``folder`` (the customer's ``ftp_folder``), else
     ``/<customer>``.
     """
-    from xop.ftps import FtpsClient
+    from xop.connections.ftps import FtpsClient
 
     images = [*spec.images, *files]
     for image in images:

@@ -30,8 +30,8 @@ from typing import Literal
 
 from xop.backup.api import verify_backup
 from xop.backup.manifest import BackupManifest
-from xop.backup.spec import BackupSpec
-from xop.errors import BackupError
+from xop.core.errors import BackupError
+from xop.core.specs.backup import BackupSpec
 
 log = logging.getLogger(__name__)
 

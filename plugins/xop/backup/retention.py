@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from xop.backup.manifest import BackupManifest
-from xop.backup.spec import RetentionSpec
+from xop.core.specs.backup import RetentionSpec
 
 _BUCKETS: dict[str, Callable[[datetime], tuple[int, ...]]] = {
     "daily": lambda t: (t.year, t.month, t.day),

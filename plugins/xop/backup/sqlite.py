@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from xop.backup.manifest import BackupManifest, backup_stamp
-from xop.errors import BackupError
+from xop.core.errors import BackupError
 
 VERIFY_METHOD = "PRAGMA integrity_check (full read)"
 

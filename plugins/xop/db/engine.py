@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event
 
-from xop.errors import ConfigError
+from xop.core.errors import ConfigError
 
 DEFAULT_CONN_ID = "xop_db"
 

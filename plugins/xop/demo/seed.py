@@ -22,8 +22,8 @@ DEMO_RUNS: list[tuple[str, dict[str, Any]]] = [
 
 def seed_tickets(now: datetime) -> list[str]:
     """Open the demo tickets once (an empty ticket database only); returns their numbers."""
-    from xop import runtime
-    from xop.db.schema import tickets
+    from xop.tasks import runtime
+    from xop.tickets.tables import tickets
 
     engine = runtime.ticket_db()
     with engine.connect() as c:
@@ -81,7 +81,7 @@ def seed_tickets(now: datetime) -> list[str]:
 def seed_system_db(path: Path, now: datetime, calls: int = 3000) -> None:
     """The demo system's Asterisk-style CDR table with yesterday's calls (local day), once a day."""
     from xop.audit.days import AuditDay, previous_local_day
-    from xop.audit.sample_cdr import asterisk_cdr_table, random_cdrs
+    from xop.demo.sample_cdr import asterisk_cdr_table, random_cdrs
 
     day = AuditDay.of(previous_local_day(now))
     engine = sa.create_engine(f"sqlite:///{path}")
@@ -102,7 +102,7 @@ def run_all(var: Path) -> list[tuple[str, str, float]]:
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
 
-    from xop.config import REPO_ROOT
+    from xop.core.paths import REPO_ROOT
 
     initdb()
     now = datetime.now(UTC)
@@ -122,8 +122,8 @@ def run_all(var: Path) -> list[tuple[str, str, float]]:
 
 
 def summary(results: list[tuple[str, str, float]], *, mail_dir: Path, ftp_dir: Path) -> str:
-    from xop import runtime
-    from xop.db.schema import tickets
+    from xop.tasks import runtime
+    from xop.tickets.tables import tickets
 
     with runtime.ticket_db().connect() as c:
         rows = c.execute(

@@ -54,7 +54,7 @@ class XopFailureNotifier(SmtpNotifier):
         saved = (self.to, self.from_email, self.subject, self.html_content)
         try:
             if not self.to or not self.from_email:
-                from xop.config import load_config
+                from xop.core.config import load_config
 
                 support = load_config().support
                 self.to = self.to or list(support.internal_recipients)

@@ -40,8 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from xop.db.schema import notifications
-from xop.errors import ConfigError, MailError, PermanentMailError
+from xop.core.errors import ConfigError, MailError, PermanentMailError
 from xop.notify.mime import (
     Attachment,
     InlineImage,
@@ -51,6 +50,7 @@ from xop.notify.mime import (
 )
 from xop.notify.render import KINDS, render_email
 from xop.notify.smtp import MailServerUnavailable
+from xop.notify.tables import notifications
 
 if TYPE_CHECKING:
     from xop.notify.smtp import SmtpTransport

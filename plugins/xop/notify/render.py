@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from xop.core.paths import REPO_ROOT
+
 Audience = Literal["customer", "internal"]
 
 #: Every kind of email and who reads it (DESIGN.md section 5).
@@ -54,7 +56,7 @@ DEFAULT_SUPPORT: dict[str, str] = {
     "hours": "8 am – 6 pm Central, Mon–Fri",
 }
 
-_REPO_ROOT = Path(__file__).resolve().parents[3]
+_REPO_ROOT = REPO_ROOT
 
 
 @dataclass(frozen=True)

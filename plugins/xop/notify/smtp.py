@@ -12,8 +12,8 @@ timeout and the ``from_email`` extra. Two things we do not take from the hook:
 * Its retry count: :func:`make_hook` gives a hook that tries once. Retrying is the
   outbox's job (backoff, attempts, ``failed`` status); two layers would multiply the attempts.
 
-smtplib's errors become :class:`~xop.errors.TransientMailError` (retry later: 4xx replies,
-refused or dropped connections, timeouts) or :class:`~xop.errors.PermanentMailError`
+smtplib's errors become :class:`~xop.core.errors.TransientMailError` (retry later: 4xx replies,
+refused or dropped connections, timeouts) or :class:`~xop.core.errors.PermanentMailError`
 (5xx: do not retry). :class:`MailServerUnavailable` (transient) means no session could be opened,
 so no message was attempted.
 """
@@ -28,7 +28,7 @@ import smtplib
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from xop.errors import ConfigError, MailError, PermanentMailError, TransientMailError
+from xop.core.errors import ConfigError, MailError, PermanentMailError, TransientMailError
 
 if TYPE_CHECKING:
     from airflow.providers.smtp.hooks.smtp import SmtpHook

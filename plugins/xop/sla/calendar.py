@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from xop.errors import ConfigError, XopError
+from xop.core.errors import ConfigError, XopError
 
 __all__ = [
     "BusinessCalendar",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from xop.config import CalendarSpec, XopConfig
+from xop.core.config import CalendarSpec, XopConfig
 from xop.sla.calendar import BusinessCalendar, TwentyFourSeven
 
 Calendar = BusinessCalendar | TwentyFourSeven

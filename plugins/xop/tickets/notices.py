@@ -12,16 +12,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from xop.config import CLOCK_NAMES, XopConfig
+from xop.core.config import XopConfig
+from xop.core.vocabulary import CLOCK_LABELS, CLOCK_NAMES
 from xop.notify.outbox import enqueue_many
-
-CLOCK_LABELS = {
-    "l2_response": "Level 2 response",
-    "l3_response": "Level 3 response",
-    "l3_recovery": "Level 3 recovery",
-    "l3_rca": "Root cause analysis email",
-    "l4_resolution": "Level 4 resolution",
-}
 
 #: Customer-facing emails and who receives them besides the reporter.
 CUSTOMER_KINDS = {

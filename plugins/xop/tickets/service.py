@@ -2,7 +2,7 @@
 
 Each public method runs in one transaction: it validates its input, checks the transition,
 updates the ticket, appends its event, moves the SLA clocks and writes the emails to the
-outbox — all or nothing. A refused operation raises a :class:`~xop.errors.TicketError` subclass
+outbox — all or nothing. A refused operation raises a :class:`~xop.core.errors.TicketError` subclass
 and changes nothing.
 
 Levels follow the seed: 1 is the customer's own staff (no XOP clock runs), 2 and 3 are XOP
@@ -24,20 +24,19 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from xop.config import URGENCY_ORDER, XopConfig
-from xop.db.schema import (
-    ACTIVE_STATES,
-    SOURCES,
+from xop.core.config import XopConfig
+from xop.core.errors import InvalidInput, InvalidTransition, TicketNotFound
+from xop.core.vocabulary import ACTIVE_STATES, CLOCK_LABELS, SOURCES, URGENCY_ORDER
+from xop.sla.policy import effective_urgency
+from xop.tickets import clocks
+from xop.tickets.escalation import escalate_tickets
+from xop.tickets.notices import notify, sla_targets
+from xop.tickets.tables import (
     ticket_clocks,
     ticket_events,
     ticket_number_seq,
     tickets,
 )
-from xop.errors import InvalidInput, InvalidTransition, TicketNotFound
-from xop.sla import clocks
-from xop.sla.escalation import escalate_tickets
-from xop.sla.policy import effective_urgency
-from xop.tickets.notices import notify, sla_targets
 
 _email = TypeAdapter(EmailStr)
 
@@ -504,8 +503,6 @@ class TicketService:
 
     def _closing_report(self, conn: Connection, t: Ticket, summary: str) -> dict[str, Any]:
         """Summary, public timeline and how each SLA clock ended, for the customer's management."""
-        from xop.tickets.notices import CLOCK_LABELS
-
         events = conn.execute(
             select(ticket_events.c.at, ticket_events.c.actor, ticket_events.c.kind, ticket_events.c.body)
             .where(ticket_events.c.ticket_id == t.id, ticket_events.c.public.is_(True))

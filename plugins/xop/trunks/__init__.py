@@ -3,7 +3,7 @@
 Public API (imported lazily, so that the DAG file can import :mod:`xop.trunks.schedule` at parse
 time without pulling in SQLAlchemy, pydantic or asyncio)::
 
-    TrunkSpec, AmiSpec, TlsSpec                   config models (``xop.trunks.spec``)
+    TrunkSpec, AmiSpec, TlsSpec                   config models (``xop.core.specs.trunks``)
     TrunkCheckResult                              one check's outcome (``xop.trunks.result``)
     SipTarget, DigestCredentials, probe_options,
     place_test_call, check_sip_trunks, run_sip_checks   the SIP UAC (``xop.trunks.sip``)

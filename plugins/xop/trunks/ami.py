@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from xop.errors import ProbeError
+from xop.core.errors import ProbeError
+from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.trunks.result import TrunkCheckResult
-from xop.trunks.spec import AmiSpec, TrunkSpec
 
 BANNER_PREFIX = "Asterisk Call Manager/"
 MAX_MESSAGE = 64 * 1024

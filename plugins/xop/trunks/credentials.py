@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xop.errors import ConfigError
+from xop.core.errors import ConfigError
 from xop.trunks.sip import DigestCredentials
 
 

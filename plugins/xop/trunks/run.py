@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
-from xop.errors import ConfigError
-from xop.schedule import TIMES, configured_times
+from xop.core.errors import ConfigError
+from xop.core.schedule import TIMES, configured_times
+from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.trunks.ami import check_pri_spans
 from xop.trunks.result import TrunkCheckResult
 from xop.trunks.sip import DigestCredentials, SipTarget, check_sip_trunks
-from xop.trunks.spec import AmiSpec, TrunkSpec
 from xop.trunks.tables import format_results, record_results, trunk_checks
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ def plan_checks(
 ) -> list[SystemPlan]:
     """The systems (with monitoring consent) and trunks to check, optionally narrowed by params.
 
-    ``config`` is an :class:`xop.config.XopConfig`. Naming a system whose customer did not consent,
+    ``config`` is an :class:`xop.core.config.XopConfig`. Naming a system whose customer did not consent,
     or a system/trunk that does not exist, is a :class:`ConfigError`.
     """
     _check_unique_trunk_ids(config)
@@ -279,7 +279,7 @@ def probe_trunks(
     *, system: str | None = None, trunk: str | None = None, now: str | None = None
 ) -> list[dict]:
     """Task 1: probe every selected trunk concurrently; log the table; return results for XCom."""
-    from xop import runtime
+    from xop.tasks import runtime
     from xop.trunks.credentials import connection_credentials
 
     checked_at = runtime.resolve_now(now)
@@ -301,7 +301,7 @@ def probe_trunks(
 
 def record_and_ticket_task(results: Sequence[dict], *, now: str | None = None) -> dict[str, object]:
     """Task 2: tickets and the ``trunk_checks`` rows for the results of task 1."""
-    from xop import runtime
+    from xop.tasks import runtime
 
     parsed = [TrunkCheckResult.from_dict(item) for item in results]
     config = runtime.config()

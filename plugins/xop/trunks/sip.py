@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from xop.core.specs.trunks import TlsSpec, TrunkSpec
 from xop.trunks.result import TrunkCheckResult
 from xop.trunks.sipmsg import (
     SipMessage,
@@ -47,7 +48,6 @@ from xop.trunks.sipmsg import (
     parse_message,
     uri_of,
 )
-from xop.trunks.spec import TlsSpec, TrunkSpec
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 One sweep claims the due tickets through the ``next_due_at`` index (``include/sql/``), reads
 their due clocks in one query, decides in numpy which warning thresholds and due dates have
 passed, and writes the outcome with a handful of set-based statements per batch: clock
-updates, events, escalations (:func:`xop.sla.escalation.escalate_tickets`) and outbox rows.
+updates, events, escalations (:func:`xop.tickets.escalation.escalate_tickets`) and outbox rows.
 
 Idempotent: a threshold is warned once (``warned_fraction``), a breach is handled once
 (``breached_at``), and outbox rows are unique per (kind, ticket, event, recipient). On
@@ -23,12 +23,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, select, text
 
-from xop.config import REPO_ROOT, XopConfig
+from xop.core.config import XopConfig
+from xop.core.paths import REPO_ROOT
 from xop.db.bulk import in_ids, insert_rows, update_rows
-from xop.db.schema import ticket_clocks, ticket_events
-from xop.sla import clocks
-from xop.sla.escalation import escalate_tickets
 from xop.sla.policy import breach_action, calendar
+from xop.tickets import clocks
+from xop.tickets.escalation import escalate_tickets
+from xop.tickets.tables import ticket_clocks, ticket_events
 
 SQL_DIR = REPO_ROOT / "include" / "sql"
 ACTOR = "xop-sla-sweep"
@@ -81,7 +82,7 @@ def _claim(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
 
 @cache
 def _ticket_types() -> dict[str, Any]:
-    from xop.db.schema import tickets
+    from xop.tickets.tables import tickets
 
     return {c: tickets.c[c].type for c in ("opened_at", "recovered_at")}
 

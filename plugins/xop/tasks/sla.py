@@ -9,8 +9,8 @@ log = logging.getLogger(__name__)
 
 
 def run_sweep(now: str | None = None) -> dict:
-    from xop import runtime
-    from xop.sla.sweep import sweep
+    from xop.tasks import runtime
+    from xop.tickets.sweep import sweep
 
     stats = sweep(runtime.ticket_db(), runtime.config(), now=runtime.resolve_now(now))
     log.info(

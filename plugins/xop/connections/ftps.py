@@ -33,7 +33,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from xop.errors import ConfigError, FtpError
+from xop.core.errors import ConfigError, FtpError
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from xop.config import XopConfig
+from xop.core.config import XopConfig
 from xop.db.bulk import insert_rows, update_rows
-from xop.db.schema import ticket_events, tickets
-from xop.sla import clocks
 from xop.sla.policy import effective_urgency
+from xop.tickets import clocks
+from xop.tickets.tables import ticket_events, tickets
 
 #: Clocks a level owns; escalating to it starts them.
 LEVEL_CLOCKS = {2: ("l2_response",), 3: ("l3_response", "l3_recovery"), 4: ("l4_resolution",)}

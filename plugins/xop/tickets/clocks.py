@@ -22,10 +22,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, func, select, update
 
-from xop.config import XopConfig
+from xop.core.config import XopConfig
 from xop.db.bulk import in_ids, insert_rows, update_rows
-from xop.db.schema import ticket_clocks, tickets
 from xop.sla.policy import calendar, clock_calendar_name
+from xop.tickets.tables import ticket_clocks, tickets
 
 _RUNNING = (ticket_clocks.c.met_at.is_(None), ticket_clocks.c.stopped_at.is_(None))
 

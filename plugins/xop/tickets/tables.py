@@ -1,7 +1,7 @@
-"""Tables of the ticket store: tickets, their events, SLA clocks and the email outbox.
+"""Tables of the ticket store: tickets, their events and SLA clocks.
 
-Monitoring tables live beside their domain code (``xop.trunks.tables`` and friends) on the
-same :data:`xop.db.meta.metadata`; :func:`all_tables` imports them so the schema is complete.
+Each feature declares its own tables beside its code (``xop.notify.tables``, ``xop.trunks.tables``,
+…) on the same :data:`xop.db.meta.metadata`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     String,
     Table,
     Text,
@@ -24,19 +23,11 @@ from sqlalchemy import (
     text,
 )
 
+from xop.core.vocabulary import ACTIVE_STATES, SOURCES, STATES, URGENCIES
 from xop.db.meta import metadata
-from xop.db.types import UTCDateTime
+from xop.db.types import BigId, UTCDateTime
 
-# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
-BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-STATES = ("open", "waiting_customer", "recovered", "resolved", "closed")
-#: States in which a ticket is still being worked; monitoring de-duplicates against these.
-ACTIVE_STATES = ("open", "waiting_customer", "recovered")
-URGENCIES = ("critical", "major", "minor")
-SOURCES = ("customer", "monitoring", "staff")
-
-_active_sql = "state IN ('open', 'waiting_customer', 'recovered')"
+_active_sql = f"state IN {ACTIVE_STATES!r}"
 
 tickets = Table(
     "tickets",
@@ -127,38 +118,6 @@ ticket_clocks = Table(
 Index("ix_ticket_clocks_ticket_id", ticket_clocks.c.ticket_id)
 Index("ix_ticket_clocks_next_check_at", ticket_clocks.c.next_check_at)
 
-notifications = Table(
-    "notifications",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="SET NULL")),
-    Column("event_id", BigId, ForeignKey("ticket_events.id", ondelete="SET NULL")),
-    # Unique per (ticket, event, recipient) or (audit run, recipient): a rerun inserts nothing.
-    Column("dedup_key", String(300), nullable=False, unique=True),
-    Column("message_id", String(200), nullable=False, unique=True),
-    Column("kind", String(40), nullable=False),
-    Column("audience", String(16), nullable=False),  # customer | internal
-    Column("recipient", String(254), nullable=False),
-    Column("sender", String(300)),
-    # What the email says, as template kind + JSON context. Rendered into ``mime`` (and
-    # ``subject``) once, at first delivery, so a sweep that escalates thousands of tickets
-    # writes small rows; emails with binary attachments are rendered when enqueued instead.
-    Column("context", JSON),
-    Column("subject", String(300)),
-    # The whole RFC 5322 message as sent (headers, text, HTML, attachments); frozen once set.
-    Column("mime", LargeBinary),
-    Column("status", String(16), nullable=False, server_default="pending"),
-    Column("attempts", Integer, nullable=False, server_default="0"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("next_attempt_at", UTCDateTime, nullable=False),
-    Column("sent_at", UTCDateTime),
-    Column("last_error", Text),
-    CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
-    CheckConstraint("audience IN ('customer', 'internal')", name="audience_known"),
-    CheckConstraint("mime IS NOT NULL OR context IS NOT NULL", name="content_present"),
-)
-Index("ix_notifications_pending", notifications.c.status, notifications.c.next_attempt_at)
-
 # Counter for human ticket numbers. One row; incremented under a row lock (PostgreSQL) or the
 # database write lock (SQLite), so concurrent opens never share a number.
 ticket_number_seq = Table(
@@ -167,11 +126,3 @@ ticket_number_seq = Table(
     Column("id", Integer, primary_key=True),
     Column("last_value", BigInteger, nullable=False),
 )
-
-
-def all_tables() -> None:
-    """Import every module that declares tables, so ``metadata`` holds the whole schema."""
-    import xop.api.tables
-    import xop.audit.tables
-    import xop.backup.tables
-    import xop.trunks.tables  # noqa: F401

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from xop.config import XopConfig, load_config
+from xop.core.config import XopConfig, load_config
+from xop.core.errors import InvalidInput
 from xop.db.engine import DEFAULT_CONN_ID, get_engine
 from xop.db.migrate import ensure_current
-from xop.errors import InvalidInput
 
 
 def config() -> XopConfig:

@@ -30,18 +30,14 @@ from pydantic import (
     model_validator,
 )
 
-from xop.audit.spec import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
-from xop.backup.spec import BackupSpec, PublicationSpec
-from xop.errors import ConfigError
-from xop.trunks.spec import AmiSpec, TrunkSpec
+from xop.core.errors import ConfigError
+from xop.core.paths import CONFIG_DIR
+from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
+from xop.core.specs.backup import BackupSpec, PublicationSpec
+from xop.core.specs.trunks import AmiSpec, TrunkSpec
+from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER, ClockName, Urgency
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO_ROOT / "include" / "config" / "xop.yaml"
-
-Urgency = Literal["critical", "major", "minor"]
-URGENCY_ORDER: tuple[Urgency, ...] = ("critical", "major", "minor")
-ClockName = Literal["l2_response", "l3_response", "l3_recovery", "l3_rca", "l4_resolution"]
-CLOCK_NAMES: tuple[ClockName, ...] = ("l2_response", "l3_response", "l3_recovery", "l3_rca", "l4_resolution")
+DEFAULT_CONFIG = CONFIG_DIR / "xop.yaml"
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
 

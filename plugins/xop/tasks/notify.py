@@ -24,9 +24,9 @@ def deliver_outbox(
     Messages that failed for good are not an error of the task: they are ``failed`` rows with
     ``last_error`` (:func:`xop.notify.outbox.failed_notifications`) and are logged.
     """
-    from xop import runtime
     from xop.notify.outbox import deliver_pending
     from xop.notify.smtp import MailServerUnavailable, SmtpTransport
+    from xop.tasks import runtime
 
     stats = deliver_pending(
         runtime.ticket_db(),

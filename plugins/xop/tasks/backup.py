@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from xop.errors import BackupError, ConfigError
+from xop.core.errors import BackupError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def customers_to_publish(customer_id: str | None) -> list[str]:
     """The customers with a ``publication`` section (or just ``customer_id``, which must have one)."""
-    from xop import runtime
+    from xop.tasks import runtime
 
     cfg = runtime.config()
     if customer_id:
@@ -34,10 +34,10 @@ def customers_to_publish(customer_id: str | None) -> list[str]:
 
 def publish_for_customer(customer_id: str, now_param: Any = None) -> dict[str, Any]:
     """Publish one customer's images (and newest verified backups if asked), record, email."""
-    from xop import runtime
     from xop.backup.api import latest_verified
     from xop.backup.notify import enqueue_publication_email
     from xop.backup.publication import backup_as_image, publish, record_publication
+    from xop.tasks import runtime
 
     cfg = runtime.config()
     now = runtime.resolve_now(now_param)
@@ -98,9 +98,9 @@ def publish_for_customer(customer_id: str, now_param: Any = None) -> dict[str, A
 
 def find_backup(params: dict[str, Any]) -> dict[str, Any]:
     """Check the restore form and pick the backup; fails before anything is touched."""
-    from xop import runtime
     from xop.backup.api import latest_verified, list_backups
     from xop.backup.restore import confirmation_phrase
+    from xop.tasks import runtime
 
     system_id = (params.get("system") or "").strip()
     if not system_id:
@@ -148,9 +148,9 @@ def find_backup(params: dict[str, Any]) -> dict[str, Any]:
 
 def restore(chosen: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """Verify, restore into scratch, check, and (confirmed) swap; see :mod:`xop.backup.restore`."""
-    from xop import runtime
     from xop.backup.manifest import read_manifest
     from xop.backup.restore import restore_backup
+    from xop.tasks import runtime
 
     _, system = runtime.config().system(chosen["system"])
     assert system.backup is not None  # checked by find_backup
@@ -168,9 +168,9 @@ def restore(chosen: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
 
 def backup_root(cfg: Any, spec: Any) -> Path:
     """A system's backup directory as the daily audit resolves it: the spec's, else the audit's
-    ``backup_dir``, else :func:`~xop.backup.spec.default_backup_root`; relative to the repository."""
-    from xop.backup.spec import default_backup_root
-    from xop.config import REPO_ROOT
+    ``backup_dir``, else :func:`~xop.core.specs.backup.default_backup_root`; relative to the repository."""
+    from xop.core.paths import REPO_ROOT
+    from xop.core.specs.backup import default_backup_root
 
     audit_dir = getattr(cfg.audit, "backup_dir", None) if cfg.audit is not None else None
     path = Path(spec.directory or audit_dir or default_backup_root())

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xop.core.paths import VAR_DIR
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
 
@@ -154,7 +156,7 @@ def default_backup_root() -> Path:
     import os
 
     configured = os.environ.get("XOP_BACKUP_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[3] / "var" / "backups"
+    return Path(configured) if configured else VAR_DIR / "backups"
 
 
 __all__ = ["BackupSpec", "FtpSpec", "ImageSpec", "PublicationSpec", "RetentionSpec", "default_backup_root"]
