@@ -22,6 +22,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, event, text
 
 import xop.tickets.tables as schema
+from xop.notify.tables import notifications
 from xop.db.meta import metadata
 from xop.demo.peers import free_port
 
@@ -29,7 +30,7 @@ from xop.demo.peers import free_port
 logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-OUTBOX_TABLES = [schema.tickets, schema.ticket_events, schema.notifications]
+OUTBOX_TABLES = [schema.tickets, schema.ticket_events, notifications]
 
 
 class RecordingHandler:
