@@ -22,9 +22,9 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, create_engine, event, text
 
 import xop.tickets.tables as schema
-from xop.notify.tables import notifications
 from xop.db.meta import metadata
 from xop.demo.peers import free_port
+from xop.notify.tables import notifications
 
 # aiosmtpd logs every SMTP command at INFO: keep failure output readable.
 logging.getLogger("mail.log").setLevel(logging.WARNING)
