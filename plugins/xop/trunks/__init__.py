@@ -30,9 +30,9 @@ _EXPORTS = {
     "place_test_call": "sip",
     "probe_options": "sip",
     "run_sip_checks": "sip",
-    "AmiSpec": "spec",
-    "TlsSpec": "spec",
-    "TrunkSpec": "spec",
+    "AmiSpec": "xop.core.specs.trunks",
+    "TlsSpec": "xop.core.specs.trunks",
+    "TrunkSpec": "xop.core.specs.trunks",
     "format_results": "tables",
     "record_results": "tables",
     "trunk_checks": "tables",
@@ -48,4 +48,4 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'xop.trunks' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"xop.trunks.{module}"), name)
+    return getattr(importlib.import_module(module if "." in module else f"xop.trunks.{module}"), name)
