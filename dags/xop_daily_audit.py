@@ -52,7 +52,7 @@ from xop.tasks.dag_defaults import DEFAULT_ARGS
 def xop_daily_audit():
     @task
     def plan(params: dict | None = None) -> dict:
-        from xop.audit.run import plan_audit
+        from xop.tasks.audit import plan_audit
 
         context = get_current_context()
         p = params or {}
@@ -69,13 +69,13 @@ def xop_daily_audit():
 
     @task(max_active_tis_per_dagrun=8, outlets=[BACKUPS])
     def audit_system(audit_plan: dict, system_id: str) -> dict:
-        from xop.audit.run import audit_system
+        from xop.tasks.audit import audit_system
 
         return audit_system(audit_plan, system_id)
 
     @task(trigger_rule="all_done")
     def send_report(audit_plan: dict, results: list) -> dict:
-        from xop.audit.run import send_report
+        from xop.tasks.audit import send_report
 
         return send_report(audit_plan, results)
 

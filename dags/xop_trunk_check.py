@@ -59,14 +59,14 @@ from xop.tasks.dag_defaults import DEFAULT_ARGS
 def xop_trunk_check():
     @task
     def probe_trunks(params: dict | None = None) -> list[dict]:
-        from xop.trunks.run import probe_trunks
+        from xop.tasks.trunks import probe_trunks
 
         p = params or {}
         return probe_trunks(system=p.get("system"), trunk=p.get("trunk"), now=p.get("now"))
 
     @task
     def record_and_ticket(results: list[dict], params: dict | None = None) -> dict:
-        from xop.trunks.run import record_and_ticket_task
+        from xop.tasks.trunks import record_and_ticket_task
 
         return record_and_ticket_task(results, now=(params or {}).get("now"))
 

@@ -146,7 +146,7 @@ def test_daily_audit_end_to_end(run_dag, audit_setup: dict, maildrop) -> None:
 
     # Same problems again (the task bodies without Airflow, as a retry or the next day would
     # run them): notes on the open tickets, no second ticket per (system, probe).
-    from xop.audit.run import audit_system, plan_audit, send_report
+    from xop.tasks.audit import audit_system, plan_audit, send_report
 
     plan = plan_audit(
         run_id="again", date_param="2026-06-15", now_param="2026-06-16T10:00:00+00:00", logical_date=None

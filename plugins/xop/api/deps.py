@@ -17,6 +17,8 @@ from airflow.api_fastapi.core_api.security import bearer_scheme, get_user, oauth
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
+from xop.connections.ticket_db import ticket_db
+from xop.core.config import load_config
 from xop.tickets import TicketService
 
 _service_lock = threading.Lock()
@@ -61,9 +63,7 @@ def ticket_service(request: Request) -> TicketService:
     if getattr(state, "ticket_service", None) is None:
         with _service_lock:
             if getattr(state, "ticket_service", None) is None:
-                from xop.tasks import runtime
-
-                state.ticket_service = TicketService(runtime.ticket_db(), runtime.config())
+                state.ticket_service = TicketService(ticket_db(), load_config())
     return state.ticket_service
 
 

@@ -20,11 +20,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from airflow.sdk import BaseHook
+from sqlalchemy import Engine, create_engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from xop.audit.days import AuditDay, previous_local_day
 from xop.audit.findings import SEVERITY_RANK, Finding
+from xop.audit.health import run_health_checks
 from xop.audit.report import (
     BackupStatus,
     SystemAudit,
@@ -34,9 +36,16 @@ from xop.audit.report import (
     system_audit_to_json,
 )
 from xop.audit.tables import audit_runs, health_findings
+from xop.audit.usage import compute_usage
+from xop.backup import apply_retention, take_backup
+from xop.core.config import XopConfig
 from xop.core.errors import BackupError, ConfigError, InvalidInput
 from xop.core.paths import REPO_ROOT
 from xop.core.specs.audit import AuditSpec
+from xop.db.engine import url_from_connection
+from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id
+from xop.notify.outbox import enqueue
+from xop.tickets import TicketService
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +78,19 @@ def audited_day(*, date_param: str | None, logical_date: datetime | None, now: d
 
 
 def plan_audit(
-    *, run_id: str, date_param: str | None, now_param: str | None, logical_date: datetime | None
+    cfg: XopConfig,
+    engine: Engine,
+    *,
+    run_id: str,
+    date_param: str | None,
+    now: datetime,
+    logical_date: datetime | None,
 ) -> dict[str, Any]:
     """Audited day, systems to audit (with consent), and the ``audit_runs`` row (re-used on retry)."""
-    from xop.tasks import runtime
-
-    cfg = runtime.config()
     spec = _audit_spec(cfg)
-    now = runtime.resolve_now(now_param)
     day = audited_day(date_param=date_param, logical_date=logical_date, now=now, tz=spec.timezone)
     systems = [s.id for _, s in cfg.systems(monitored_only=True)]
     skipped = [s.id for c, s in cfg.systems() if not c.monitoring]
-    engine = runtime.ticket_db()
     with engine.begin() as conn:
         row = conn.execute(select(audit_runs.c.id).where(audit_runs.c.run_id == run_id)).first()
         values = {
@@ -113,31 +123,26 @@ def plan_audit(
 # --------------------------------------------------------------------------------------------
 
 
-def audit_system(plan: Mapping[str, Any], system_id: str) -> dict[str, Any]:
+def audit_system(
+    cfg: XopConfig,
+    ticket_db: Engine,
+    service: TicketService,
+    plan: Mapping[str, Any],
+    system_id: str,
+) -> dict[str, Any]:
     """Usage, health, backup and tickets of one system; returns a small summary for XCom."""
-    from xop.tasks import runtime
-
-    cfg = runtime.config()
     spec = _audit_spec(cfg)
     customer, system = cfg.system(system_id)
     day = AuditDay.of(date.fromisoformat(plan["day"]), plan["tz"])
     now = datetime.fromisoformat(plan["now"])
-    ticket_db = runtime.ticket_db()
 
     usage, usage_error = _usage(system, day)
-
-    from xop.audit.health import run_health_checks
-
     findings = run_health_checks(system.id, system.health_probes, day=day, now=now)
     backup, backup_finding = _backup(system, spec, now, ticket_db)
     if backup_finding is not None:
         findings.append(backup_finding)
 
-    tickets = (
-        _ticket_findings(runtime.ticket_service(), customer.id, system, findings, now)
-        if spec.open_tickets
-        else {}
-    )
+    tickets = _ticket_findings(service, customer.id, system, findings, now) if spec.open_tickets else {}
     _store_findings(ticket_db, plan["audit_run_id"], system.id, findings, tickets, now)
 
     audit = SystemAudit(
@@ -170,12 +175,6 @@ def _usage(system, day: AuditDay):
         return None, None
     if not system.db_conn_id:
         return None, f"system {system.id}: 'cdr' is mapped but 'db_conn_id' is not set"
-    from airflow.sdk import BaseHook
-    from sqlalchemy import create_engine
-
-    from xop.audit.usage import compute_usage
-    from xop.db.engine import url_from_connection
-
     # A plain engine (not the ticket DB's): read-only, no write lock taken on a SQLite system DB.
     engine = create_engine(url_from_connection(BaseHook.get_connection(system.db_conn_id)))
     try:
@@ -194,8 +193,6 @@ def _backup(system, spec: AuditSpec, now: datetime, ticket_db) -> tuple[BackupSt
     """The backup issue's :func:`xop.backup.take_backup` plus retention; a failure is a finding."""
     if system.backup is None:
         return BackupStatus(None, "no backup configured"), None
-    from xop.backup import apply_retention, take_backup
-
     directory = _under_repo(system.backup.directory or spec.backup_dir)
     try:
         manifest = take_backup(
@@ -295,13 +292,13 @@ def _store_findings(
 # --------------------------------------------------------------------------------------------
 
 
-def send_report(plan: Mapping[str, Any], results: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:
+def send_report(
+    cfg: XopConfig,
+    ticket_db: Engine,
+    plan: Mapping[str, Any],
+    results: Iterable[Mapping[str, Any] | None],
+) -> dict[str, Any]:
     """Render, save and record the report; queue one email per recipient (idempotent per run)."""
-    from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id
-    from xop.notify.outbox import enqueue
-    from xop.tasks import runtime
-
-    cfg = runtime.config()
     spec = _audit_spec(cfg)
     day = AuditDay.of(date.fromisoformat(plan["day"]), plan["tz"])
     now = datetime.fromisoformat(plan["now"])
@@ -332,7 +329,6 @@ def send_report(plan: Mapping[str, Any], results: Iterable[Mapping[str, Any] | N
     attachments = [Attachment(c.filename, c.content, "text/csv") for c in report.csv_files]
     images = [InlineImage(i.cid, i.png, "image/png", f"{i.cid.split('@')[0]}.png") for i in report.images]
     queued = 0
-    ticket_db = runtime.ticket_db()
     with ticket_db.begin() as conn:
         for recipient in recipients:
             dedup_key = f"audit:{plan['run_id']}:{recipient}"

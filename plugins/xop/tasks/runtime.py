@@ -7,38 +7,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-
+from xop.connections.ticket_db import ticket_db
 from xop.core.config import XopConfig, load_config
 from xop.core.errors import InvalidInput
-from xop.db.engine import DEFAULT_CONN_ID, get_engine
-from xop.db.migrate import ensure_current
+from xop.tickets import TicketService
 
 
 def config() -> XopConfig:
     return load_config()
 
 
-_migrated: set[str] = set()
-
-
-def ticket_db(conn_id: str = DEFAULT_CONN_ID) -> Engine:
-    """The ticket database of the Airflow connection ``conn_id``, migrated to the newest schema.
-
-    The connection is read on every call (it may change between runs of one worker process);
-    engines are cached per database URL and the schema is checked once per URL.
-    """
-    engine = get_engine(conn_id)
-    key = engine.url.render_as_string(hide_password=False)
-    if key not in _migrated:
-        ensure_current(engine)
-        _migrated.add(key)
-    return engine
-
-
-def ticket_service():
-    from xop.tickets import TicketService
-
+def ticket_service() -> TicketService:
     return TicketService(ticket_db(), config())
 
 
@@ -58,3 +37,6 @@ def resolve_now(value: str | datetime | None) -> datetime:
     if dt.tzinfo is None:
         raise InvalidInput("now", f"must include a UTC offset, got {value!r}")
     return dt.astimezone(UTC)
+
+
+__all__ = ["config", "resolve_now", "ticket_db", "ticket_service"]

@@ -1,10 +1,9 @@
 """One trunk dial check run: select the trunks, probe them concurrently, record, ticket.
 
-Called by ``dags/xop_trunk_check.py`` in two tasks so that a retry of the bookkeeping never
-dials again: :func:`probe_trunks` (returns JSON-safe results for XCom) and
-:func:`record_and_ticket`. A failed trunk opens one critical monitoring ticket for its system
-(``dedup_key`` ``trunk:<trunk id>``); while that ticket is active, further failures add a
-note to it; the first success after a failure adds a recovery note. Tickets are never closed
+Called by :mod:`xop.tasks.trunks` in two tasks so that a retry of the bookkeeping never
+dials again: :func:`probe` (results go through XCom) and :func:`record_and_ticket`.
+A failed trunk opens one critical monitoring ticket for its system (``dedup_key``
+``trunk:<trunk id>``); while that ticket is active, further failures add a note to it; the first success after a failure adds a recovery note. Tickets are never closed
 here: a person does that.
 """
 
@@ -21,7 +20,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, and_, case, func, select
 
 from xop.core.errors import ConfigError
-from xop.core.schedule import TIMES, configured_times
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.trunks.ami import check_pri_spans
 from xop.trunks.result import TrunkCheckResult
@@ -272,55 +270,6 @@ def record_and_ticket(
     return RunSummary(len(results), failed_trunks, opened, noted, recovered)
 
 
-# --- task entry points (the DAG calls only these) -----------------------------------------------
-
-
-def probe_trunks(
-    *, system: str | None = None, trunk: str | None = None, now: str | None = None
-) -> list[dict]:
-    """Task 1: probe every selected trunk concurrently; log the table; return results for XCom."""
-    from xop.tasks import runtime
-    from xop.trunks.credentials import connection_credentials
-
-    checked_at = runtime.resolve_now(now)
-    config = runtime.config()
-    if tuple(config.schedules.trunk_check) != configured_times("xop_trunk_check"):
-        log.warning(
-            "config schedules.trunk_check is %s but the DAG runs at %s: set %s=%s for the DAG processor",
-            ",".join(config.schedules.trunk_check),
-            ",".join(configured_times("xop_trunk_check")),
-            TIMES["xop_trunk_check"][0],
-            ",".join(config.schedules.trunk_check),
-        )
-    plans = plan_checks(config, credentials=connection_credentials, system=system, trunk=trunk)
-    log.info("checking %d trunks on %d systems", sum(len(p.sip) + len(p.pri) for p in plans), len(plans))
-    results = probe(plans, checked_at=checked_at)
-    log.info("trunk check results:\n%s", format_results(results))
-    return [result.to_dict() for result in results]
-
-
-def record_and_ticket_task(results: Sequence[dict], *, now: str | None = None) -> dict[str, object]:
-    """Task 2: tickets and the ``trunk_checks`` rows for the results of task 1."""
-    from xop.tasks import runtime
-
-    parsed = [TrunkCheckResult.from_dict(item) for item in results]
-    config = runtime.config()
-    customers = {spec.id: customer.id for customer, spec in config.systems()}
-    checked_at = parsed[0].checked_at if parsed else runtime.resolve_now(now)
-    summary = record_and_ticket(
-        runtime.ticket_db(), runtime.ticket_service(), parsed, customers=customers, now=checked_at
-    )
-    log.info(
-        "recorded %d checks; failed trunks %s; tickets opened %s, noted %s, recovery noted %s",
-        summary.checks,
-        summary.failed_trunks,
-        summary.opened,
-        summary.noted,
-        summary.recovered,
-    )
-    return summary.as_dict()
-
-
 __all__ = [
     "RunSummary",
     "SystemPlan",
@@ -328,7 +277,5 @@ __all__ = [
     "plan_checks",
     "previous_outcome",
     "probe",
-    "probe_trunks",
     "record_and_ticket",
-    "record_and_ticket_task",
 ]

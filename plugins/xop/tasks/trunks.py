@@ -1,0 +1,59 @@
+"""Tasks of ``xop_trunk_check``: probe the trunks, then record the results and ticket failures.
+
+Two tasks so that a retry of the bookkeeping never dials again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from xop.core.schedule import TIMES, configured_times
+from xop.tasks import runtime
+from xop.trunks.credentials import connection_credentials
+from xop.trunks.result import TrunkCheckResult
+from xop.trunks.run import plan_checks, probe, record_and_ticket
+from xop.trunks.tables import format_results
+
+log = logging.getLogger(__name__)
+
+
+def probe_trunks(
+    *, system: str | None = None, trunk: str | None = None, now: str | None = None
+) -> list[dict]:
+    """Task 1: probe every selected trunk concurrently; log the table; return results for XCom."""
+    checked_at = runtime.resolve_now(now)
+    config = runtime.config()
+    if tuple(config.schedules.trunk_check) != configured_times("xop_trunk_check"):
+        log.warning(
+            "config schedules.trunk_check is %s but the DAG runs at %s: set %s=%s for the DAG processor",
+            ",".join(config.schedules.trunk_check),
+            ",".join(configured_times("xop_trunk_check")),
+            TIMES["xop_trunk_check"][0],
+            ",".join(config.schedules.trunk_check),
+        )
+    plans = plan_checks(config, credentials=connection_credentials, system=system, trunk=trunk)
+    log.info("checking %d trunks on %d systems", sum(len(p.sip) + len(p.pri) for p in plans), len(plans))
+    results = probe(plans, checked_at=checked_at)
+    log.info("trunk check results:\n%s", format_results(results))
+    return [result.to_dict() for result in results]
+
+
+def record_and_ticket_task(results: Sequence[dict], *, now: str | None = None) -> dict[str, object]:
+    """Task 2: tickets and the ``trunk_checks`` rows for the results of task 1."""
+    parsed = [TrunkCheckResult.from_dict(item) for item in results]
+    config = runtime.config()
+    customers = {spec.id: customer.id for customer, spec in config.systems()}
+    checked_at = parsed[0].checked_at if parsed else runtime.resolve_now(now)
+    summary = record_and_ticket(
+        runtime.ticket_db(), runtime.ticket_service(), parsed, customers=customers, now=checked_at
+    )
+    log.info(
+        "recorded %d checks; failed trunks %s; tickets opened %s, noted %s, recovery noted %s",
+        summary.checks,
+        summary.failed_trunks,
+        summary.opened,
+        summary.noted,
+        summary.recovered,
+    )
+    return summary.as_dict()
