@@ -187,3 +187,18 @@ def test_tls_wrong_name_is_rejected(tls_far_end: TlsTerminator, tls_certs: TlsCe
     relaxed = TlsSpec(verify=False)
     results = check(trunk_for(tls_far_end.host, tls_far_end.port, "tls", tls=relaxed))
     assert results["options"].ok
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_challenged_options_reports_the_authenticated_round_trip(sipp: SippPool, transport: str) -> None:
+    # The far end answers the 401 at once and the authenticated OPTIONS only after 400 ms.
+    far = sipp.get("options_auth_401.xml", transport)
+    trunk = trunk_for(far.host, far.port, transport, test_call=False)
+    probe = asyncio.run(sip.probe_options(trunk, system="s", checked_at=NOW, credentials=CREDENTIALS))
+    assert probe.ok and probe.sip_code == 200, probe.error
+    assert probe.rtt_ms is not None and probe.rtt_ms >= 400  # the 401 alone came back in far less
+
+    wrong = asyncio.run(
+        sip.probe_options(trunk, system="s", checked_at=NOW, credentials=DigestCredentials("monitor", "x"))
+    )
+    assert not wrong.ok and wrong.sip_code == 403 and wrong.rtt_ms >= 400

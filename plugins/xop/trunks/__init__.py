@@ -5,8 +5,10 @@ time without pulling in SQLAlchemy, pydantic or asyncio)::
 
     TrunkSpec, AmiSpec, TlsSpec                   config models (``xop.core.specs.trunks``)
     TrunkCheckResult                              one check's outcome (``xop.trunks.result``)
-    SipTarget, DigestCredentials, probe_options,
-    place_test_call, check_sip_trunks, run_sip_checks   the SIP UAC (``xop.trunks.sip``)
+    SipTarget, DigestCredentials                  what to call, with what (``xop.trunks.target``)
+    place_call, place_call_async, CallOutcome     one real call (``xop.trunks.call``)
+    probe_options, place_test_call,
+    check_sip_trunks, run_sip_checks              the checks (``xop.trunks.options``, ``.testcall``, ``.sip``)
     check_pri_spans, read_pri_spans, SpanStatus   AMI ``PRIShowSpans`` (``xop.trunks.ami``)
     trunk_checks, record_results, format_results  storage and log table (``xop.trunks.tables``)
     plan_checks, probe, record_and_ticket         one DAG run (``xop.trunks.run``)
@@ -24,11 +26,14 @@ _EXPORTS = {
     "evaluate_spans": "ami",
     "read_pri_spans": "ami",
     "TrunkCheckResult": "result",
-    "DigestCredentials": "sip",
-    "SipTarget": "sip",
+    "CallOutcome": "call",
+    "place_call": "call",
+    "place_call_async": "call",
+    "DigestCredentials": "target",
+    "SipTarget": "target",
     "check_sip_trunks": "sip",
-    "place_test_call": "sip",
-    "probe_options": "sip",
+    "place_test_call": "testcall",
+    "probe_options": "options",
     "run_sip_checks": "sip",
     "AmiSpec": "xop.core.specs.trunks",
     "TlsSpec": "xop.core.specs.trunks",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xop.core.errors import ConfigError
-from xop.trunks.sip import DigestCredentials
+from xop.trunks.target import DigestCredentials
 
 
 def connection_credentials(conn_id: str) -> DigestCredentials:

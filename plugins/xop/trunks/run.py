@@ -23,7 +23,8 @@ from xop.core.errors import ConfigError
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.trunks.ami import check_pri_spans
 from xop.trunks.result import TrunkCheckResult
-from xop.trunks.sip import DigestCredentials, SipTarget, check_sip_trunks
+from xop.trunks.sip import check_sip_trunks
+from xop.trunks.target import DigestCredentials, SipTarget
 from xop.trunks.tables import format_results, record_results, trunk_checks
 
 log = logging.getLogger(__name__)
