@@ -9,7 +9,7 @@ import pytest
 
 from tests.trunks.trunk_farends import NOW, SippPool, TlsCertificates, TlsTerminator, free_port
 from xop.core.specs.trunks import TlsSpec, TrunkSpec
-from xop.trunks import sip
+from xop.trunks import place_call, sip
 from xop.trunks.sip import DigestCredentials, SipTarget, run_sip_checks
 
 CREDENTIALS = DigestCredentials("monitor", "s3cret")
@@ -202,3 +202,24 @@ def test_challenged_options_reports_the_authenticated_round_trip(sipp: SippPool,
         sip.probe_options(trunk, system="s", checked_at=NOW, credentials=DigestCredentials("monitor", "x"))
     )
     assert not wrong.ok and wrong.sip_code == 403 and wrong.rtt_ms >= 400
+
+
+def test_place_call_sends_the_given_audio_and_records_the_echo(sipp: SippPool) -> None:
+    # The emergency call's use: our own G.711 payload (here 0.5 s of a PCMU ramp), the echo recorded.
+    far = sipp.get("answer_echo.xml", "udp")
+    audio = bytes(range(256)) * 3 + bytes(32)  # 800 bytes = 5 packets of 160
+    outcome = place_call(
+        SipTarget("acme-conf1", trunk_for(far.host, far.port)), None, audio=audio, record_received=True
+    )
+    assert outcome.answered and outcome.error is None, outcome.error
+    assert outcome.sip_code == 200 and outcome.reason == "OK" and outcome.payload_type == 0
+    assert outcome.answered_at is not None and outcome.answered_at.tzinfo is not None
+    assert outcome.rtp_sent == 5 and outcome.duration_s > 0
+    assert outcome.received == audio  # SIPp echoes every packet on loopback, in order
+
+
+def test_place_call_reports_a_busy_far_end(sipp: SippPool) -> None:
+    far = sipp.get("busy_486.xml", "udp")
+    outcome = place_call(SipTarget("acme-conf1", trunk_for(far.host, far.port)), None, audio=bytes(160))
+    assert not outcome.answered and outcome.sip_code == 486 and outcome.reason == "Busy Here"
+    assert outcome.error == "busy (486 Busy Here)" and outcome.rtp_sent == 0 and outcome.answered_at is None

@@ -3,8 +3,9 @@
 Called by :mod:`xop.tasks.trunks` in two tasks so that a retry of the bookkeeping never
 dials again: :func:`probe` (results go through XCom) and :func:`record_and_ticket`.
 A failed trunk opens one critical monitoring ticket for its system (``dedup_key``
-``trunk:<trunk id>``); while that ticket is active, further failures add a note to it; the first success after a failure adds a recovery note. Tickets are never closed
-here: a person does that.
+``trunk:<trunk id>``); while that ticket is active, further failures add a note to it; the
+first success after a failure adds a recovery note. Tickets are never closed here: a person
+does that.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.trunks.ami import check_pri_spans
 from xop.trunks.result import TrunkCheckResult
 from xop.trunks.sip import check_sip_trunks
-from xop.trunks.target import DigestCredentials, SipTarget
 from xop.trunks.tables import format_results, record_results, trunk_checks
+from xop.trunks.target import DigestCredentials, SipTarget
 
 log = logging.getLogger(__name__)
 LOCAL = ZoneInfo("America/Chicago")
