@@ -2,7 +2,7 @@
 
 Host probes are written as commands (``df``, ``sha256sum``, ``clamscan``...) run through a
 :class:`CommandRunner`, so one probe works the same locally and remotely. Remote hosts are
-reached with the Airflow SSH provider's :class:`SSHHook` (credentials from the connection).
+reached with the Airflow SSH provider's hook that :func:`xop.connections.ssh.ssh_hook` builds.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from xop.connections.ssh import ssh_hook
 from xop.core.errors import ProbeError
 
 
@@ -84,11 +85,8 @@ class SshRunner:
     """A host reached through an Airflow SSH connection (one SSH session for all its probes)."""
 
     def __init__(self, ssh_conn_id: str, *, timeout: float = 15) -> None:
-        from airflow.providers.ssh.hooks.ssh import SSHHook
-
         self.where = f"ssh:{ssh_conn_id}"
-        # One attempt: an unreachable host is a finding now, not three tries with sleeps.
-        self.hook = SSHHook(ssh_conn_id=ssh_conn_id, conn_timeout=int(max(1, timeout)), conn_retry_attempts=1)
+        self.hook = ssh_hook(ssh_conn_id, timeout=timeout)
         self._client = None
         self._failure: HostUnreachable | None = None
 

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from xop.audit.findings import Finding, passed, problem
 from xop.audit.hosts import CommandRunner, HostUnreachable, LocalRunner
-from xop.core.errors import ProbeError
+from xop.connections.sysdb import PgServer
+from xop.core.errors import BackupError, ConfigError, ProbeError
 from xop.core.specs.audit import ClockProbe, DatabaseProbe, HttpProbe, TcpProbe
 
 
@@ -71,15 +72,14 @@ def _http_get(spec: HttpProbe, runner: CommandRunner) -> tuple[int, str]:
 
 
 def _pg_connection(conn_id: str, timeout_s: float):
-    """A DB-API connection through the Airflow connection (PostgreSQL provider hook).
+    """A psycopg connection through the Airflow connection (no schema: the ``postgres`` database).
 
-    Set ``connect_timeout`` in the connection's extra for hosts that may drop packets.
+    ``connect_timeout`` in the connection's extra wins over the probe's timeout.
     """
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
     try:
-        return PostgresHook(postgres_conn_id=conn_id).get_conn()
-    except Exception as exc:  # psycopg.OperationalError, unknown connection, DNS errors alike
+        server = PgServer.from_connection(conn_id, default_database="postgres")
+        return server.connect(timeout=timeout_s)
+    except (BackupError, ConfigError) as exc:  # refused, timed out, unknown connection alike
         raise ProbeError(f"database {conn_id!r}: {exc}".strip()) from exc
 
 

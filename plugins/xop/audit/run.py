@@ -20,7 +20,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import BaseHook
 from sqlalchemy import Engine, create_engine, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,11 +37,11 @@ from xop.audit.report import (
 from xop.audit.tables import audit_runs, health_findings
 from xop.audit.usage import compute_usage
 from xop.backup import apply_retention, take_backup
+from xop.connections.ticket_db import database_url
 from xop.core.config import XopConfig
 from xop.core.errors import BackupError, ConfigError, InvalidInput
 from xop.core.paths import REPO_ROOT
 from xop.core.specs.audit import AuditSpec
-from xop.db.engine import url_from_connection
 from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id
 from xop.notify.outbox import enqueue
 from xop.tickets import TicketService
@@ -176,7 +175,7 @@ def _usage(system, day: AuditDay):
     if not system.db_conn_id:
         return None, f"system {system.id}: 'cdr' is mapped but 'db_conn_id' is not set"
     # A plain engine (not the ticket DB's): read-only, no write lock taken on a SQLite system DB.
-    engine = create_engine(url_from_connection(BaseHook.get_connection(system.db_conn_id)))
+    engine = create_engine(database_url(system.db_conn_id))
     try:
         return compute_usage(engine, system.cdr, day, system=system.id), None
     except SQLAlchemyError as exc:

@@ -1,7 +1,7 @@
 """The client of XOP's FTP site: explicit FTPS by default, resumable atomic uploads.
 
-One class per external system (STYLE.md): :class:`FtpsClient` is the only code that reads the
-FTP site's Airflow connection (default ``xop_ftp``). Connection fields: host, port (21),
+:class:`FtpSettings` reads the FTP site's Airflow connection (default ``xop_ftp``; type
+``xop_ftps``, or the FTP provider's ``ftp``). Connection fields: host, port (21),
 login, password. Extra (all optional)::
 
     {"tls": true,              # false = plain FTP; only when the connection says so
@@ -33,6 +33,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from xop.connections.read import extra_of, flag, get_connection
 from xop.core.errors import ConfigError, FtpError
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ CHUNK = 1 << 20
 #: Errors after which the upload reconnects and resumes: a dropped connection (OSError covers
 #: resets, broken pipes and TLS errors; EOFError a closed control channel) or a 4xx reply.
 DROPPED = (OSError, EOFError, ftplib.error_temp, ftplib.error_reply)
+CONN_TYPE = "xop_ftps"
+EXTRA_KEYS = {"tls", "ca_file", "verify", "tls_max_version", "passive", "timeout"}
 
 
 class SessionReusingFTP_TLS(ftplib.FTP_TLS):
@@ -70,18 +73,10 @@ class FtpSettings:
 
     @classmethod
     def from_connection(cls, conn_id: str) -> FtpSettings:
-        from airflow.sdk import BaseHook
-
-        try:
-            conn = BaseHook.get_connection(conn_id)
-        except Exception as exc:  # the SDK raises its own AirflowNotFoundException
-            raise ConfigError(f"Airflow connection {conn_id!r} of the FTP site: {exc}") from exc
+        conn = get_connection(conn_id, what="the FTP site")
         if not conn.host:
             raise ConfigError(f"Airflow connection {conn_id!r} has no host")
-        extra: dict[str, Any] = conn.extra_dejson or {}
-        unknown = set(extra) - {"tls", "ca_file", "verify", "tls_max_version", "passive", "timeout"}
-        if unknown:
-            raise ConfigError(f"Airflow connection {conn_id!r}: unknown extra keys {sorted(unknown)}")
+        extra = extra_of(conn, allowed=EXTRA_KEYS)
         max_version = extra.get("tls_max_version")
         if max_version not in (None, "1.2", "1.3"):
             raise ConfigError(
@@ -92,10 +87,10 @@ class FtpSettings:
             port=int(conn.port or 21),
             login=conn.login or "anonymous",
             password=conn.password or "",
-            tls=_flag(extra.get("tls", True), "tls", conn_id),
-            passive=_flag(extra.get("passive", True), "passive", conn_id),
+            tls=flag(extra.get("tls", True), "tls", conn_id),
+            passive=flag(extra.get("passive", True), "passive", conn_id),
             ca_file=extra.get("ca_file"),
-            verify=_flag(extra.get("verify", True), "verify", conn_id),
+            verify=flag(extra.get("verify", True), "verify", conn_id),
             tls_max_version=max_version,
             timeout=float(extra.get("timeout", 60)),
         )
@@ -108,14 +103,6 @@ class FtpSettings:
         if self.tls_max_version == "1.2":
             context.maximum_version = ssl.TLSVersion.TLSv1_2
         return context
-
-
-def _flag(value: Any, key: str, conn_id: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-        return value.lower() in ("true", "yes", "1")
-    raise ConfigError(f"Airflow connection {conn_id!r}: extra {key!r} must be true or false, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -407,3 +394,17 @@ def _close_quietly(ftp: ftplib.FTP) -> None:
 
 
 __all__ = ["FtpSettings", "FtpsClient", "SessionReusingFTP_TLS", "UploadResult"]
+
+
+def login_and_pwd(settings: FtpSettings) -> tuple[bool, str]:
+    """The Test button: log in (AUTH TLS, PROT P first when TLS), ask ``PWD``, log out."""
+    where = f"FTP site {settings.host}:{settings.port}" + (" (explicit TLS)" if settings.tls else " (plain)")
+    try:
+        with FtpsClient(settings=settings, max_reconnects=0) as client:
+            cwd = client.ftp.pwd()
+            cipher = client.ftp.sock.cipher()[0] if settings.tls else None  # type: ignore[union-attr]
+    except FtpError as exc:
+        return False, f"{where}: {exc}"
+    except (*DROPPED, ftplib.Error) as exc:
+        return False, f"{where}: {type(exc).__name__}: {exc}"
+    return True, f"{where}: logged in as {settings.login!r}, PWD {cwd}" + (f", {cipher}" if cipher else "")

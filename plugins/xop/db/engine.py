@@ -1,7 +1,8 @@
-"""SQLAlchemy engines for the XOP ticket database, built from the Airflow connection ``xop_db``.
+"""SQLAlchemy engines for the XOP ticket database: one per URL, SQLite tuned for concurrent writers.
 
-The connection is PostgreSQL in production and a SQLite file as the embedded default. This is
-the only module that turns that connection into an engine; everything else asks for one here.
+The URL comes from the Airflow connection ``xop_db``, read by :mod:`xop.connections.ticket_db`
+(PostgreSQL in production, a SQLite file as the embedded default); ``xop.tasks.runtime.ticket_db``
+puts the two together.
 """
 
 from __future__ import annotations
@@ -10,29 +11,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event
-
-from xop.core.errors import ConfigError
-
-DEFAULT_CONN_ID = "xop_db"
-
-
-def url_from_connection(conn: Any) -> URL:
-    """Map an Airflow ``Connection`` (sqlite or postgres) onto a SQLAlchemy URL."""
-    kind = (conn.conn_type or "").lower()
-    if kind == "sqlite":
-        if not conn.host:
-            raise ConfigError(f"connection {conn.conn_id!r}: sqlite needs the file path in 'host'")
-        return URL.create("sqlite", database=conn.host)
-    if kind in ("postgres", "postgresql"):
-        return URL.create(
-            "postgresql+psycopg",
-            username=conn.login or None,
-            password=conn.password or None,
-            host=conn.host or "127.0.0.1",
-            port=conn.port or 5432,
-            database=conn.schema or "xop",
-        )
-    raise ConfigError(f"connection {conn.conn_id!r}: type {kind!r} is not supported (use sqlite or postgres)")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -59,10 +37,3 @@ def engine_from_url(url: str | URL, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", lambda c, r: setattr(c, "isolation_level", None))
         event.listen(engine, "begin", _sqlite_begin)
     return engine
-
-
-def get_engine(conn_id: str = DEFAULT_CONN_ID) -> Engine:
-    """The engine of the ticket database named by the Airflow connection ``conn_id``."""
-    from airflow.sdk import BaseHook
-
-    return engine_from_url(url_from_connection(BaseHook.get_connection(conn_id)))

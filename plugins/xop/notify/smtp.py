@@ -1,15 +1,16 @@
 """The one class that talks SMTP: it sends stored messages through the Airflow connection.
 
 Production reads the Airflow connection ``smtp_default`` through the SMTP provider's
-:class:`~airflow.providers.smtp.hooks.smtp.SmtpHook`, which owns host, port, login, SSL/STARTTLS,
-timeout and the ``from_email`` extra. Two things we do not take from the hook:
+:class:`~airflow.providers.smtp.hooks.smtp.SmtpHook` (built by :mod:`xop.connections.smtp`),
+which owns host, port, login, SSL/STARTTLS, timeout and the ``from_email`` extra. Two things we
+do not take from the hook:
 
 * ``send_email_smtp`` builds its own MIME message from ``html_content`` (it cannot send the
   prebuilt bytes the outbox stored, nor take a separate envelope recipient) and retries the
   whole send on any exception. We let ``get_conn()`` open and log in the session and call
   ``sendmail()`` once on the smtplib client it holds (``_smtp_client``: provider 3.2 has no
   public accessor).
-* Its retry count: :func:`make_hook` gives a hook that tries once. Retrying is the
+* Its retry count: :func:`~xop.connections.smtp.make_hook` gives a hook that tries once. Retrying is the
   outbox's job (backoff, attempts, ``failed`` status); two layers would multiply the attempts.
 
 smtplib's errors become :class:`~xop.core.errors.TransientMailError` (retry later: 4xx replies,
@@ -21,59 +22,22 @@ so no message was attempted.
 from __future__ import annotations
 
 import contextlib
-import functools
-import json
 import logging
 import smtplib
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from xop.connections.smtp import DEFAULT_CONN_ID, hook_for_server, make_hook
 from xop.core.errors import ConfigError, MailError, PermanentMailError, TransientMailError
 
 if TYPE_CHECKING:
     from airflow.providers.smtp.hooks.smtp import SmtpHook
-    from airflow.sdk import Connection
 
 log = logging.getLogger(__name__)
-
-DEFAULT_CONN_ID = "smtp_default"
 
 
 class MailServerUnavailable(TransientMailError):
     """No SMTP session could be opened (refused, timed out, greeting or login failed)."""
-
-
-@functools.cache
-def _hook_class() -> type[SmtpHook]:
-    """The provider's hook class, adapted; imported on first use (Airflow imports are slow)."""
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-    class SingleAttemptSmtpHook(SmtpHook):
-        """The provider hook with its retries turned off: the outbox is the one retry layer.
-
-        ``preset_connection`` (tests, local runs) replaces the Airflow connection look-up; the
-        hook's own properties still read every setting from it.
-        """
-
-        preset_connection: Connection | None = None
-
-        @property
-        def smtp_retry_limit(self) -> int:
-            return 0
-
-        def get_connection(self, conn_id: str) -> Connection:  # type: ignore[override]
-            if self.preset_connection is not None:
-                return self.preset_connection
-            return super().get_connection(conn_id)
-
-    return SingleAttemptSmtpHook
-
-
-def make_hook(conn_id: str = DEFAULT_CONN_ID, *, connection: Connection | None = None) -> SmtpHook:
-    """A single-attempt :class:`SmtpHook` for ``conn_id`` (or for a given Connection object)."""
-    hook = _hook_class()(smtp_conn_id=conn_id)
-    hook.preset_connection = connection
-    return hook
 
 
 def _reply_error(code: int, reply: bytes | str, what: str) -> MailError:
@@ -112,19 +76,8 @@ class SmtpTransport:
 
         The same hook code reads the settings, from an in-memory Connection.
         """
-        from airflow.sdk import Connection
-
-        extra = {"disable_tls": not starttls, "disable_ssl": not ssl, "timeout": timeout}
-        if from_email:
-            extra["from_email"] = from_email
-        connection = Connection(
-            conn_id=f"xop_smtp_{host}_{port}",
-            conn_type="smtp",
-            host=host,
-            port=port,
-            extra=json.dumps(extra),
-        )
-        return cls(connection.conn_id, hook=make_hook(connection.conn_id, connection=connection))
+        hook = hook_for_server(host, port, timeout=timeout, starttls=starttls, ssl=ssl, from_email=from_email)
+        return cls(hook.smtp_conn_id, hook=hook)
 
     # -- session -------------------------------------------------------------------------
 
