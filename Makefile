@@ -5,37 +5,61 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PYTHONPATH := $(CURDIR)/plugins
 
-.PHONY: install demo sipp test ui lint bench clean
+# Debian packages the tests drive for real: SIPp (far end of SIP calls), vsftpd (FTPS with
+# session reuse), sshd (remote health probes), the PostgreSQL client tools (pg_dump/pg_restore),
+# Chromium and its driver (browser tests of the pages), ClamAV's scanner (virus-scan probe; no
+# signatures are downloaded), curl (HTTP probes over SSH), docker-compose (validates
+# docker-compose.yaml without an engine), Dovecot (the support mailbox over IMAP), espeak-ng
+# (the emergency call's announcement).
+TEST_DEBS := sip-tester vsftpd openssh-server openssh-client postgresql-client chromium \
+	chromium-driver clamav curl docker-compose dovecot-imapd espeak-ng
+# The demo's optional peers: it runs without them (and says what it misses).
+DEMO_DEBS := sip-tester dovecot-imapd espeak-ng
 
-$(VENV)/.installed: requirements.txt
+.PHONY: install debs-test debs-demo demo test ui lint lock bench clean
+
+# One virtual environment for everything the checkout does: the runtime lock plus the dev lock.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade "pip==26.3"
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
 
-## Run every DAG once on the embedded default (SQLite, local SMTP/FTP/SIP peers).
-demo: install sipp
-	$(PY) -m xop.demo
+debs-test:
+	@scripts/ensure-debian-packages $(TEST_DEBS)
 
-# SIPp plays the demo system's SIP trunk. Installed from Debian when missing and we are root;
-# otherwise the demo still runs and its trunk check reports the trunk down (and opens a ticket).
-sipp:
-	@command -v sipp >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester >/dev/null; } || true
+debs-demo:
+	@scripts/ensure-debian-packages --best-effort $(DEMO_DEBS)
 
-## Install and run the whole test suite (PostgreSQL on 127.0.0.1:5432 must be running).
-test: install
+## Run every DAG once on the embedded default (SQLite, local SMTP/IMAP/FTP/SIP peers).
+demo: install debs-demo
+	@$(PY) -m xop.demo
+
+## Install what the tests need (Python and Debian packages) and run the whole suite.
+## PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 must be running.
+test: install debs-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## Airflow UI with this project's DAGs, plugins and the demo configuration.
-ui: install
-	$(PY) -m xop.demo --ui
+## Airflow UI with this project's DAGs, plugins and the demo configuration; Ctrl-C stops it all.
+ui: install debs-demo
+	@$(PY) -m xop.demo --ui
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+## Regenerate requirements.txt (runtime) and requirements-dev.txt from pyproject.toml, keeping
+## today's pins where they still fit (pip-tools in a throwaway venv; not part of the dev set).
+lock:
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install -q pip-tools==7.6.2
+	$(VENV)-lock/bin/pip-compile -q --no-strip-extras --no-emit-index-url --no-emit-find-links \
+	  --no-annotate --no-header -o requirements.txt pyproject.toml
+	$(VENV)-lock/bin/pip-compile -q --no-strip-extras --no-emit-index-url --no-emit-find-links \
+	  --no-annotate --no-header --extra dev -c requirements.txt -o requirements-dev.txt pyproject.toml
+	rm -rf $(VENV)-lock
 
 bench: install
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

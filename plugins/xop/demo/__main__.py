@@ -12,9 +12,13 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
+
+from xop.demo.console import Console
 
 REPO = Path(__file__).resolve().parents[3]
 VAR = REPO / "var" / "demo"
@@ -43,15 +47,18 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _peers(stack):
+def _peers(stack, say=print):
     from xop.demo.peers import FtpsSite, MailDrop, SipFarEnd
 
     mail = stack.enter_context(MailDrop(VAR / "mail", port=SMTP_PORT))
     sip = stack.enter_context(
         SipFarEnd(REPO / "include" / "sipp" / "answer_echo.xml", workdir=VAR / "sipp", port=SIP_PORT)
     )
-    if not sip.available:
-        print("note: SIPp (Debian sip-tester) is missing: the demo trunk check fails and opens a ticket")
+    say(f"Local peers: SMTP 127.0.0.1:{SMTP_PORT} (emails to var/demo/mail/), FTPS 127.0.0.1:{FTP_PORT}")
+    if sip.available:
+        say(f"             SIPp 127.0.0.1:{SIP_PORT} answers the demo trunk")
+    else:
+        say("note: SIPp (Debian sip-tester) is missing: the demo trunk check fails and opens a ticket")
     ftp_password = secrets.token_urlsafe(12)
     ftp = stack.enter_context(
         FtpsSite(VAR / "ftp", user="xop-publisher", password=ftp_password, port=FTP_PORT)
@@ -64,31 +71,68 @@ def _peers(stack):
 def run_demo() -> int:
     os.environ.update(_environment())
     VAR.mkdir(parents=True, exist_ok=True)
-    from contextlib import ExitStack
+    log_file = VAR / "demo.log"
+    console = Console(log_file)
+    console.say(f"XOP demo on the embedded default; Airflow's own logs go to {log_file}")
+    with console.quiet(), ExitStack() as stack:
+        mail, ftp = _peers(stack, console.say)
+        from xop.demo.seed import Snapshot, run_all, summary
+        from xop.tasks import runtime
 
-    from xop.demo.seed import run_all, summary
-
-    with ExitStack() as stack:
-        mail, ftp = _peers(stack)
-        results = run_all(VAR)
-        print(summary(results, mail_dir=mail.directory, ftp_dir=ftp.root))
+        runtime.ticket_db()  # creates and migrates the ticket database before the first snapshot
+        before = Snapshot.take(mail.directory)
+        results = run_all(VAR, console.say)
+        console.say(
+            summary(results, mail_dir=mail.directory, ftp_dir=ftp.root, before=before, log_file=log_file)
+        )
     return 0 if all(state == "success" for _, state, _ in results) else 1
+
+
+def _unpause_xop_dags() -> list[str]:
+    """The demo's DAGs run on their schedules in ``make ui`` (production keeps them paused)."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.dag import DagModel
+    from airflow.utils.db import initdb
+    from airflow.utils.session import create_session
+
+    initdb()
+    dag_ids = [d for d in DagBag(str(REPO / "dags")).dag_ids if d.startswith("xop_")]
+    with create_session() as session:
+        for model in session.query(DagModel).filter(DagModel.dag_id.in_(dag_ids)):
+            model.is_paused = False
+    return dag_ids
 
 
 def run_ui() -> int:
     os.environ.update(_environment())
+    # New DAGs start unpaused on the demo; the ones an earlier demo run created are unpaused below.
+    os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
     VAR.mkdir(parents=True, exist_ok=True)
-    from contextlib import ExitStack
-
     with ExitStack() as stack:
         _peers(stack)
+        _unpause_xop_dags()
         passwords = VAR / "airflow" / "simple_auth_manager_passwords.json.generated"
         print(f"Airflow UI on http://127.0.0.1:8080 ; the admin password is written to {passwords}")
         print("Ticket page: http://127.0.0.1:8080/xop/ (or Browse > XOP Tickets in the UI)")
+        print("The XOP DAGs are unpaused and run on their schedules. Ctrl-C stops Airflow and every peer.")
         env = os.environ.copy()
         # standalone starts its components as `airflow ...` from PATH: put this venv's bin first.
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-        return subprocess.call([sys.executable, "-m", "airflow", "standalone"], env=env)
+        # Its own session: Ctrl-C reaches only us, and we stop its whole process group in order.
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True
+        )
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            print("stopping Airflow and the demo peers ...")
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -97,52 +99,107 @@ def seed_system_db(path: Path, now: datetime, calls: int = 3000) -> None:
     engine.dispose()
 
 
-def run_all(var: Path) -> list[tuple[str, str, float]]:
-    """Create Airflow's metadata DB, seed, run each demo DAG once; returns (dag, state, seconds)."""
+@dataclass(frozen=True)
+class Snapshot:
+    """What the demo reports changes of: tickets (level, state), emails sent, files written."""
+
+    tickets: dict[str, tuple[int, str, str]]
+    sent: frozenset[int]
+    mail_files: frozenset[str]
+
+    @classmethod
+    def take(cls, mail_dir: Path) -> Snapshot:
+        from xop.notify.tables import notifications
+        from xop.tasks import runtime
+        from xop.tickets.tables import tickets
+
+        with runtime.ticket_db().connect() as c:
+            rows = c.execute(sa.select(tickets.c.number, tickets.c.level, tickets.c.state, tickets.c.subject))
+            found = {r.number: (r.level, r.state, r.subject) for r in rows}
+            sent = c.execute(sa.select(notifications.c.id).where(notifications.c.status == "sent"))
+            sent_ids = frozenset(r.id for r in sent)
+        return cls(found, sent_ids, frozenset(p.name for p in mail_dir.glob("*.eml")))
+
+
+def changes(before: Snapshot, after: Snapshot) -> list[str]:
+    """One line per new or changed ticket, and the emails delivered in between."""
+    lines = []
+    for number, (level, state, subject) in after.tickets.items():
+        old = before.tickets.get(number)
+        if old is None:
+            lines.append(f"new ticket {number} (L{level}, {state}): {subject}")
+        elif old[:2] != (level, state):
+            moved = []
+            if old[0] != level:
+                moved.append(f"L{old[0]} -> L{level}")
+            if old[1] != state:
+                moved.append(f"{old[1]} -> {state}")
+            lines.append(f"{number} {', '.join(moved)}")
+    emails = len(after.sent - before.sent)
+    if emails:
+        lines.append(f"{emails} email(s) delivered")
+    return lines
+
+
+def run_all(var: Path, say: Callable[[str], None] = print) -> list[tuple[str, str, float]]:
+    """Create Airflow's metadata DB, seed, run each demo DAG once; returns (dag, state, seconds).
+
+    ``say`` gets a short line per step and per change it caused.
+    """
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.db import initdb
 
     from xop.core.paths import REPO_ROOT
 
+    say("1. Airflow metadata DB (SQLite) in var/demo/airflow/ ...")
     initdb()
     now = datetime.now(UTC)
+    say("2. Demo system database with yesterday's call records: var/demo/system-demo.db")
     seed_system_db(var / "system-demo.db", now)
-    seed_tickets(now)
+    opened = seed_tickets(now)
+    say(
+        f"3. Demo tickets opened: {', '.join(opened)}"
+        if opened
+        else "3. Demo tickets kept from an earlier run (make clean starts over)"
+    )
     bag = DagBag(str(REPO_ROOT / "dags"))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
+    say("4. Every DAG once with dag.test():")
     results = []
     for dag_id, conf in DEMO_RUNS:
         if dag_id not in bag.dag_ids:
             continue
+        before = Snapshot.take(var / "mail")
         started = time.perf_counter()
         run = bag.get_dag(dag_id).test(run_conf=conf or None)
-        results.append((dag_id, str(run.state), time.perf_counter() - started))
+        seconds = time.perf_counter() - started
+        results.append((dag_id, str(run.state), seconds))
+        say(f"   {dag_id:30s} {run.state!s:8s} {seconds:5.1f} s")
+        for line in changes(before, Snapshot.take(var / "mail")):
+            say(f"      {line}")
     return results
 
 
-def summary(results: list[tuple[str, str, float]], *, mail_dir: Path, ftp_dir: Path) -> str:
-    from xop.tasks import runtime
-    from xop.tickets.tables import tickets
-
-    with runtime.ticket_db().connect() as c:
-        rows = c.execute(
-            sa.select(
-                tickets.c.number, tickets.c.level, tickets.c.state, tickets.c.urgency, tickets.c.subject
-            ).order_by(tickets.c.id)
-        ).all()
+def summary(
+    results: list[tuple[str, str, float]], *, mail_dir: Path, ftp_dir: Path, before: Snapshot, log_file: Path
+) -> str:
+    after = Snapshot.take(mail_dir)
     var = mail_dir.parent
-    lines = ["", "XOP demo finished.", "", "DAG runs:"]
-    lines += [f"  {dag:32s} {state:8s} {secs:6.1f} s" for dag, state, secs in results]
-    lines += ["", "Tickets (var/demo/xop.db):"]
-    lines += [f"  {r.number}  L{r.level}  {r.state:17s} {r.urgency or '-':9s} {r.subject}" for r in rows]
-    mails = sorted(mail_dir.glob("*.eml"))
-    lines += [
+    new_tickets = [n for n in after.tickets if n not in before.tickets]
+    failed = [dag for dag, state, _ in results if state != "success"]
+    lines = [
         "",
-        f"Emails delivered: {len(mails)} files in {mail_dir}",
-        f"Audit reports:    {var / 'reports'}",
-        f"Backups:          {var / 'backups'}",
-        f"FTPS site folder: {ftp_dir}",
-        "Airflow UI:       make ui",
+        "XOP demo finished: " + ("every DAG succeeded." if not failed else f"FAILED: {', '.join(failed)}"),
+        f"  This run: {len(new_tickets)} new ticket(s), {len(after.sent - before.sent)} email(s) delivered,"
+        f" {len(after.mail_files - before.mail_files)} new .eml file(s).",
+        f"  Tickets now: {len(after.tickets)} in var/demo/xop.db "
+        f"({sum(1 for _, s, _ in after.tickets.values() if s not in ('resolved', 'closed'))} active).",
+        f"  Emails:      {mail_dir}",
+        f"  Reports:     {var / 'reports'}",
+        f"  Backups:     {var / 'backups'}",
+        f"  FTPS site:   {ftp_dir}",
+        f"  Airflow log: {log_file}",
+        "  Next:        make ui (the Airflow UI and the ticket page on the demo)",
     ]
     return "\n".join(lines)
