@@ -34,6 +34,7 @@ from xop.core.errors import ConfigError
 from xop.core.paths import CONFIG_DIR
 from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
 from xop.core.specs.backup import BackupSpec, PublicationSpec
+from xop.core.specs.reports import ReportsSpec
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER, ClockName, Urgency
 
@@ -242,6 +243,7 @@ class XopConfig(_Strict):
     sla: SlaPolicy
     schedules: Schedules = Schedules()
     audit: AuditSpec | None = None
+    reports: ReportsSpec = ReportsSpec()
     customers: tuple[CustomerSpec, ...] = ()
 
     @model_validator(mode="after")
