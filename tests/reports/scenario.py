@@ -54,7 +54,9 @@ def build_november(svc: TicketService) -> dict[str, str]:
     n["reclassified"] = _open(svc, chi(2026, 11, 16, 8, 0), urgency="minor")
     svc.escalate(n["reclassified"], actor="l2.dallas", now=chi(2026, 11, 16, 9, 0))
     svc.classify(n["reclassified"], urgency="critical", actor="l3.eng", now=chi(2026, 11, 16, 10, 0))
-    svc.respond(n["reclassified"], actor="l3.eng", body="Engineering is on it.", now=chi(2026, 11, 16, 10, 30))
+    svc.respond(
+        n["reclassified"], actor="l3.eng", body="Engineering is on it.", now=chi(2026, 11, 16, 10, 30)
+    )
     svc.pause(n["reclassified"], actor="l3.eng", now=chi(2026, 11, 16, 12, 0), reason="need logs")
     svc.resume(n["reclassified"], actor="l3.eng", now=chi(2026, 11, 16, 14, 0))
     svc.recover(n["reclassified"], actor="l3.eng", now=chi(2026, 11, 17, 8, 0), body="Service restored.")

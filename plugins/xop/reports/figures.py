@@ -135,9 +135,13 @@ def _counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def _full_clock_table(counts: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
     """Every clock × urgency row (zeros where nothing happened), then one "all" row per clock."""
-    grid = pd.MultiIndex.from_product([CLOCK_NAMES, URGENCY_ORDER], names=["name", "urgency"]).to_frame(index=False)
+    grid = pd.MultiIndex.from_product([CLOCK_NAMES, URGENCY_ORDER], names=["name", "urgency"]).to_frame(
+        index=False
+    )
     table = grid.merge(counts, on=["name", "urgency"], how="left")
-    all_rows = pd.DataFrame({"name": list(CLOCK_NAMES), "urgency": "all"}).merge(totals, on="name", how="left")
+    all_rows = pd.DataFrame({"name": list(CLOCK_NAMES), "urgency": "all"}).merge(
+        totals, on="name", how="left"
+    )
     table = pd.concat([table, all_rows], ignore_index=True)
     for col in COUNT_COLUMNS:
         table[col] = table[col].fillna(0).astype("int64")
@@ -155,12 +159,16 @@ def _mttr(cfg: XopConfig, events: pd.DataFrame, month: Month) -> pd.DataFrame:
         return pd.DataFrame(columns=["ticket_id", "at", "started", "seconds"])
     starts = starts.rename(columns={"at": "started"}).sort_values("started", kind="stable")
     ends = ends.sort_values("at", kind="stable")
-    paired = pd.merge_asof(ends, starts, left_on="at", right_on="started", by="ticket_id", direction="backward")
+    paired = pd.merge_asof(
+        ends, starts, left_on="at", right_on="started", by="ticket_id", direction="backward"
+    )
     paired = paired.dropna(subset=["started"]).drop_duplicates(["ticket_id", "started"], keep="first")
     mask = (paired["at"] >= pd.Timestamp(month.start)) & (paired["at"] < pd.Timestamp(month.end))
     paired = paired[mask]
     paired = paired.assign(
-        seconds=business_seconds(cfg, pd.Series("business", index=paired.index), paired["started"], paired["at"])
+        seconds=business_seconds(
+            cfg, pd.Series("business", index=paired.index), paired["started"], paired["at"]
+        )
     )
     return paired
 
@@ -185,7 +193,18 @@ def compute(
 
     late = both[both["status"].isin(("missed", "met_late"))]
     breaches = late[
-        ["customer", "number", "subject", "name", "urgency", "cycle", "status", "due_at", "met_at", "late_seconds"]
+        [
+            "customer",
+            "number",
+            "subject",
+            "name",
+            "urgency",
+            "cycle",
+            "status",
+            "due_at",
+            "met_at",
+            "late_seconds",
+        ]
     ].sort_values(["customer", "due_at", "number"])
 
     t = frames.tickets
@@ -195,7 +214,12 @@ def compute(
     by_source = opened.groupby(["customer", "source"]).size()
 
     ev = frames.events
-    customer_of = pd.concat([frames.clocks[["ticket_id", "customer"]], t.rename(columns={"id": "ticket_id"})[["ticket_id", "customer"]]])
+    customer_of = pd.concat(
+        [
+            frames.clocks[["ticket_id", "customer"]],
+            t.rename(columns={"id": "ticket_id"})[["ticket_id", "customer"]],
+        ]
+    )
     customer_of = customer_of.drop_duplicates("ticket_id").set_index("ticket_id")["customer"]
     ev = ev.assign(customer=ev["ticket_id"].map(customer_of))
     rec = _mttr(cfg, ev, month)
@@ -204,7 +228,9 @@ def compute(
     mttr = rec.groupby("customer")["seconds"].agg(["mean", "size"])
 
     closing = ev[ev["kind"].isin(("resolved", "closed"))]
-    in_month = closing[(closing["at"] >= pd.Timestamp(month.start)) & (closing["at"] < pd.Timestamp(month.end))]
+    in_month = closing[
+        (closing["at"] >= pd.Timestamp(month.start)) & (closing["at"] < pd.Timestamp(month.end))
+    ]
     first_close = in_month.groupby("ticket_id")["at"].min()
     reopens = ev[ev["kind"] == "reopened"].groupby("ticket_id")["at"].max()
     reopened_after = reopens.reindex(first_close.index) > first_close
@@ -221,7 +247,9 @@ def compute(
         tot = totals[totals["customer"] == scope].drop(columns="customer")
         tr = trend[trend["customer"] == scope]
         tr = tr.assign(label=tr["month"].map(lambda i: Month(i // 12, i % 12 + 1, tz).label))
-        grid = tr.pivot(index="label", columns="name", values="compliance") if not tr.empty else pd.DataFrame()
+        grid = (
+            tr.pivot(index="label", columns="name", values="compliance") if not tr.empty else pd.DataFrame()
+        )
         grid = grid.reindex(index=labels, columns=list(CLOCK_NAMES))
         m = mttr.loc[scope] if scope in mttr.index else None
         r = reopen.loc[scope] if scope in reopen.index else None
@@ -247,7 +275,12 @@ def _series_frame(series: pd.Series, scope: str, key: str) -> pd.DataFrame:
     if series.empty or scope not in series.index.get_level_values(0):
         return pd.DataFrame({key: pd.Series(dtype=object), "tickets": pd.Series(dtype="int64")})
     part = series.xs(scope, level=0)
-    return part.rename("tickets").rename_axis(key).reset_index().sort_values(["tickets", key], ascending=[False, True])
+    return (
+        part.rename("tickets")
+        .rename_axis(key)
+        .reset_index()
+        .sort_values(["tickets", key], ascending=[False, True])
+    )
 
 
 __all__ = ["ALL", "Month", "SlaFigures", "compute", "month_index"]

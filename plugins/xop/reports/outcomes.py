@@ -106,7 +106,9 @@ def clock_outcomes(
         ["met_late", "met", "missed", "skipped", "paused"],
         default="running",
     )
-    breach_at = df["due_at"].where(df["breached_at"].isna() | (df["due_at"] <= df["breached_at"]), df["breached_at"])
+    breach_at = df["due_at"].where(
+        df["breached_at"].isna() | (df["due_at"] <= df["breached_at"]), df["breached_at"]
+    )
     decided = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
     late = np.isin(status, ("met_late", "missed"))
     decided = decided.where(~late, breach_at)
@@ -123,7 +125,9 @@ def clock_outcomes(
 
 def _urgency_at(cfg: XopConfig, df: pd.DataFrame, events: pd.DataFrame, at: pd.Series) -> pd.Series:
     """The ticket's urgency at ``at`` per row: last urgency event before it, else proposed, else default."""
-    left = pd.DataFrame({"ticket_id": df["ticket_id"].to_numpy(), "at": at.to_numpy(), "row": np.arange(len(df))})
+    left = pd.DataFrame(
+        {"ticket_id": df["ticket_id"].to_numpy(), "at": at.to_numpy(), "row": np.arange(len(df))}
+    )
     left = left.sort_values("at", kind="stable")
     value = pd.Series(np.nan, index=df.index, dtype=object)
     if not events.empty:

@@ -20,7 +20,6 @@ import math
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -203,7 +202,9 @@ def csv_files(figures: SlaFigures, stem: str) -> dict[str, bytes]:
     }
 
 
-def render_sla_report(figures: SlaFigures, *, name: str, subject_prefix: str = "[XOP SLA]") -> RenderedSlaReport:
+def render_sla_report(
+    figures: SlaFigures, *, name: str, subject_prefix: str = "[XOP SLA]"
+) -> RenderedSlaReport:
     """Render one scope's report; ``name`` is the customer's name (or "XOP Networks, all customers")."""
     label = figures.month.label
     title = f"SLA compliance {label}: {name}"
@@ -213,8 +214,10 @@ def render_sla_report(figures: SlaFigures, *, name: str, subject_prefix: str = "
     context = report_context(figures, title)
     judged = figures.by_clock[figures.by_clock["urgency"] == "all"]
     met, total = int(judged["met"].sum()), int(judged[["met", "met_late", "missed"]].sum().sum())
-    subject = f"{subject_prefix} {label} {name}: {met}/{total} clocks met" if total else (
-        f"{subject_prefix} {label} {name}: no clock decided"
+    subject = (
+        f"{subject_prefix} {label} {name}: {met}/{total} clocks met"
+        if total
+        else (f"{subject_prefix} {label} {name}: no clock decided")
     )
     env = _environment()
     html = env.get_template("reports/sla_report.html.j2")
@@ -231,7 +234,9 @@ def render_sla_report(figures: SlaFigures, *, name: str, subject_prefix: str = "
     )
 
 
-def print_pdf(html_path: Path, pdf_path: Path, *, chromium: str = "/usr/bin/chromium", timeout: float = 120) -> Path:
+def print_pdf(
+    html_path: Path, pdf_path: Path, *, chromium: str = "/usr/bin/chromium", timeout: float = 120
+) -> Path:
     """Print a saved, self-contained HTML page to PDF with headless Chromium."""
     if not Path(chromium).exists():
         raise PdfError(f"reports.chromium: {chromium} does not exist; apt-get install -y chromium")
