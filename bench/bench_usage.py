@@ -25,6 +25,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "plugins")]
 
 from sqlalchemy import MetaData, create_engine, text  # noqa: E402
 
+from xop.audit.cdr_sql import render_legs_sql, usage_params  # noqa: E402
 from xop.audit.days import AuditDay  # noqa: E402
 from xop.audit.report import calls_per_hour_png  # noqa: E402
 from xop.audit.usage import (  # noqa: E402
@@ -32,8 +33,6 @@ from xop.audit.usage import (  # noqa: E402
     compute_usage,
     fetch_port_intervals,
     peak_concurrency,
-    render_legs_sql,
-    usage_params,
 )
 from xop.core.specs.audit import CdrMapping  # noqa: E402
 from xop.demo.sample_cdr import asterisk_cdr_table, random_cdrs  # noqa: E402

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import cache
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,90 +29,11 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from xop.audit.cdr_sql import render_usage_sql, usage_params
 from xop.audit.days import AuditDay, epoch_to_utc
-from xop.core.paths import SQL_DIR
 from xop.core.specs.audit import CdrMapping
 
 WORK_MEM = "64MB"
-
-
-@cache
-def _sql_file(name: str) -> str:
-    """The query without its ``--`` comment lines (they may mention ``:names`` and braces)."""
-    lines = (SQL_DIR / name).read_text().splitlines()
-    return "\n".join(line for line in lines if not line.lstrip().startswith("--"))
-
-
-# --------------------------------------------------------------------------------------------
-# SQL rendering: identifiers and the one dialect difference (timestamp -> Unix seconds)
-
-
-def _epoch_sql(dialect: str, column: str) -> str:
-    if dialect == "postgresql":
-        # date_part returns double precision directly: twice as fast as EXTRACT's numeric.
-        return f"date_part('epoch', {column})"
-    if dialect == "sqlite":
-        # strftime('%s') is whole seconds; '%f' - '%S' adds the milliseconds. Exact, unlike
-        # julianday() arithmetic, so a call at 00:00:00 stays on the right side of midnight.
-        return (
-            f"(CAST(strftime('%s', {column}) AS REAL)"
-            f" + CAST(strftime('%f', {column}) AS REAL) - CAST(strftime('%S', {column}) AS INTEGER))"
-        )
-    raise NotImplementedError(f"CDR usage supports postgresql and sqlite, not {dialect!r}")
-
-
-def render_legs_sql(mapping: CdrMapping, engine_or_conn: Engine | Connection) -> str:
-    """The ``legs`` CTE for ``mapping`` on this database (quoted names, dialect's epochs)."""
-    dialect = engine_or_conn.dialect
-    quote = dialect.identifier_preparer.quote
-    table = quote(mapping.table)
-    if mapping.schema_:
-        table = f"{dialect.identifier_preparer.quote_schema(mapping.schema_)}.{table}"
-    # end_source / answer_source: a timestamp's seconds, or the seconds count to derive it from.
-    if mapping.end is not None:
-        end_source, end_s = _epoch_sql(dialect.name, quote(mapping.end)), "end_source"
-    else:
-        end_source, end_s = quote(mapping.duration), "(start_s + end_source)"  # type: ignore[arg-type]
-    if mapping.answer is not None:
-        answer_source, answer_s = _epoch_sql(dialect.name, quote(mapping.answer)), "answer_source"
-    else:
-        answer_source, answer_s = quote(mapping.billsec), f"({end_s} - answer_source)"  # type: ignore[arg-type]
-    return _sql_file("audit_cdr_legs.sql").format(
-        start_epoch=_epoch_sql(dialect.name, quote(mapping.start)),
-        end_source=end_source,
-        end_s=end_s,
-        answer_source=answer_source,
-        answer_s=answer_s,
-        disposition=quote(mapping.disposition),
-        conference=quote(mapping.conference) if mapping.conference else "NULL",
-        table=table,
-        start=quote(mapping.start),
-        fence="LIMIT -1 OFFSET 0" if dialect.name == "sqlite" else "OFFSET 0",
-    )
-
-
-def render_usage_sql(name: str, mapping: CdrMapping, engine_or_conn: Engine | Connection) -> str:
-    """One of the ``audit_usage_*.sql`` queries with the ``legs`` CTE filled in."""
-    return _sql_file(name).format(legs=render_legs_sql(mapping, engine_or_conn))
-
-
-def usage_params(day: AuditDay, mapping: CdrMapping, dialect: str) -> dict[str, Any]:
-    """Bound parameters: the day in epochs, a one-day-wider index range on the raw column."""
-    scan_from = day.start - timedelta(hours=mapping.max_call_hours) - timedelta(days=1)
-    scan_to = day.end + timedelta(days=1)
-    if dialect == "sqlite":
-        # SQLite stores timestamps as text; compare with the same text form (UTC).
-        scan_from_v: Any = scan_from.strftime("%Y-%m-%d %H:%M:%S")
-        scan_to_v: Any = scan_to.strftime("%Y-%m-%d %H:%M:%S")
-    else:
-        scan_from_v, scan_to_v = scan_from, scan_to
-    return {
-        "day_start": day.start_epoch,
-        "day_end": day.end_epoch,
-        "scan_from": scan_from_v,
-        "scan_to": scan_to_v,
-        "answered": mapping.answered_value,
-    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -419,7 +339,4 @@ __all__ = [
     "fetch_port_intervals",
     "peak_concurrency",
     "peak_concurrency_by_group",
-    "render_legs_sql",
-    "render_usage_sql",
-    "usage_params",
 ]

@@ -34,6 +34,7 @@ from xop.core.errors import ConfigError
 from xop.core.paths import CONFIG_DIR
 from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
 from xop.core.specs.backup import BackupSpec, PublicationSpec
+from xop.core.specs.common import TimeZoneName
 from xop.core.specs.reports import ReportsSpec
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER, ClockName, Urgency
@@ -76,7 +77,7 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 class CalendarSpec(_Strict):
     """Support hours. ``holidays_country`` uses the ``holidays`` package; ``holidays`` adds dates."""
 
-    timezone: str = "America/Chicago"
+    timezone: TimeZoneName = "America/Chicago"
     opens: str = "08:00"
     closes: str = "18:00"
     weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
@@ -96,17 +97,6 @@ class CalendarSpec(_Strict):
         if not v or any(d not in range(7) for d in v):
             raise ValueError(f"must be a non-empty list of 0 (Mon) .. 6 (Sun), got {list(v)!r}")
         return tuple(sorted(set(v)))
-
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}") from None
-        return v
 
     @model_validator(mode="after")
     def _order(self) -> CalendarSpec:
