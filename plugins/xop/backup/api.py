@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xop.backup.manifest import BackupManifest, list_manifests, write_manifest
+from xop.backup.pgserver import PgServer
+from xop.backup.postgres import take_postgres_backup, verify_full_read
 from xop.backup.retention import select_kept
+from xop.backup.sqlite import sha256_file, take_sqlite_backup, verify_sqlite_file
+from xop.backup.tables import backups
 from xop.core.errors import BackupError
 from xop.core.specs.backup import BackupSpec, RetentionSpec
 
@@ -37,17 +41,12 @@ def take_backup(
     if now.tzinfo is None:
         raise ValueError(f"naive datetime {now!r}: pass an aware datetime (UTC)")
     if spec.kind == "postgres":
-        from xop.backup.pgserver import PgServer
-        from xop.backup.postgres import take_postgres_backup
-
         assert spec.conn_id is not None  # enforced by BackupSpec
         server = PgServer.from_connection(spec.conn_id, database=spec.database)
         manifest = take_postgres_backup(
             server, system=system, directory=root, now=now, include_globals=spec.include_globals
         )
     else:
-        from xop.backup.sqlite import take_sqlite_backup
-
         assert spec.path is not None
         manifest = take_sqlite_backup(spec.path, system=system, directory=root, now=now)
     write_manifest(manifest)
@@ -67,7 +66,6 @@ def take_backup(
 
 def verify_backup(manifest: BackupManifest) -> None:
     """Check the archive against its manifest (size, SHA-256) and read it whole."""
-    from xop.backup.sqlite import sha256_file
 
     if not manifest.path.is_file():
         raise BackupError(f"backup file {manifest.path} is missing")
@@ -82,12 +80,8 @@ def verify_backup(manifest: BackupManifest) -> None:
         if globals_sha != manifest.globals_sha256:
             raise BackupError(f"globals file {manifest.globals_path} does not match its manifest")
     if manifest.kind == "postgres":
-        from xop.backup.postgres import verify_full_read
-
         verify_full_read(manifest.path, expect_tables=manifest.row_counts)
     else:
-        from xop.backup.sqlite import verify_sqlite_file
-
         counts = verify_sqlite_file(manifest.path)
         if counts != manifest.row_counts:
             raise BackupError(f"backup {manifest.path}: row counts differ from its manifest")
@@ -144,8 +138,6 @@ def apply_retention(
     if engine is not None and result.deleted and not dry_run:
         from sqlalchemy import update
 
-        from xop.backup.tables import backups
-
         with engine.begin() as conn:
             conn.execute(
                 update(backups)
@@ -158,8 +150,6 @@ def apply_retention(
 def record_backup(engine: Engine, manifest: BackupManifest) -> None:
     """Insert the ``backups`` row of ``manifest`` (idempotent on the archive path)."""
     from sqlalchemy import insert, select
-
-    from xop.backup.tables import backups
 
     values = {
         "system": manifest.system,

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 
 from jinja2 import Environment, StrictUndefined
 
+from xop.notify.mime import build_message, make_message_id
+from xop.notify.outbox import enqueue
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
@@ -95,8 +98,6 @@ def enqueue_publication_email(
     sender: str,
 ) -> int:
     """Queue one email per recipient naming the files uploaded; returns how many were queued."""
-    from xop.notify.mime import build_message, make_message_id
-    from xop.notify.outbox import enqueue
 
     uploaded = result.uploaded
     if not uploaded or not recipients:

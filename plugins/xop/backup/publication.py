@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xop.backup.manifest import BackupManifest
+from xop.backup.tables import publications
+from xop.connections.ftps import FtpsClient
 from xop.core.errors import BackupError
 from xop.core.specs.backup import ImageSpec, PublicationSpec
 
@@ -93,7 +95,6 @@ def publish(
     The folder is ``spec.ftp.folder``, else ``folder`` (the customer's ``ftp_folder``), else
     ``/<customer>``.
     """
-    from xop.connections.ftps import FtpsClient
 
     images = [*spec.images, *files]
     for image in images:
@@ -253,8 +254,6 @@ def record_publication(
     Runs in the caller's transaction, so the customer's email can be queued in the same one.
     """
     from sqlalchemy import insert, update
-
-    from xop.backup.tables import publications
 
     rows = [
         {

@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
+from xop.core.config import load_config
 from xop.notify.render import render_email
 
 
@@ -54,8 +55,6 @@ class XopFailureNotifier(SmtpNotifier):
         saved = (self.to, self.from_email, self.subject, self.html_content)
         try:
             if not self.to or not self.from_email:
-                from xop.core.config import load_config
-
                 support = load_config().support
                 self.to = self.to or list(support.internal_recipients)
                 self.from_email = self.from_email or support.sender

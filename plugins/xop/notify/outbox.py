@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, func, select, update
 
 from xop.core.errors import ConfigError, MailError, PermanentMailError
+from xop.db.bulk import insert_rows
 from xop.notify.mime import (
     Attachment,
     InlineImage,
@@ -280,7 +281,6 @@ def enqueue_many(conn: Connection, items: Iterable[Mapping[str, Any]]) -> int:
     dedup key) and the Date header will be ``now``. Items already queued are skipped; returns
     how many rows were new. Cheap enough for a sweep that escalates thousands of tickets.
     """
-    from xop.db.bulk import insert_rows
 
     rows = []
     for it in items:

@@ -8,6 +8,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from xop.notify.outbox import deliver_pending
+from xop.notify.smtp import MailServerUnavailable, SmtpTransport
+from xop.tasks import runtime
+
 log = logging.getLogger(__name__)
 
 #: A run stops starting new messages after this long, before the next sweep (every 5 min) is due.
@@ -24,9 +28,6 @@ def deliver_outbox(
     Messages that failed for good are not an error of the task: they are ``failed`` rows with
     ``last_error`` (:func:`xop.notify.outbox.failed_notifications`) and are logged.
     """
-    from xop.notify.outbox import deliver_pending
-    from xop.notify.smtp import MailServerUnavailable, SmtpTransport
-    from xop.tasks import runtime
 
     stats = deliver_pending(
         runtime.ticket_db(),

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 
+from xop.tasks import runtime
+from xop.tickets.sweep import sweep
+
 log = logging.getLogger(__name__)
 
 
 def run_sweep(now: str | None = None) -> dict:
-    from xop.tasks import runtime
-    from xop.tickets.sweep import sweep
 
     stats = sweep(runtime.ticket_db(), runtime.config(), now=runtime.resolve_now(now))
     log.info(
