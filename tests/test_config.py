@@ -119,3 +119,26 @@ def test_targets_parse(text, seconds):
 def test_bad_targets_refused(text):
     with pytest.raises(ValueError):
         parse_target(text, day_seconds=36000)
+
+
+def test_an_edit_of_the_extended_parent_is_seen_by_the_next_load(tmp_path):
+    shipped = f"extends: {REPO / 'include/config/xop.yaml'}\n"
+    base = write(tmp_path, shipped + "support:\n  internal_recipients: [first@x.example]\n", "base.yaml")
+    child = write(tmp_path, "extends: base.yaml\ncalendar:\n  opens: '07:00'\n", "child.yaml")
+    assert load_config(child).support.internal_recipients == ("first@x.example",)
+    assert load_config(child) is load_config(child)  # cached while nothing changed
+    base.write_text(shipped + "support:\n  internal_recipients: [second@x.example, other@x.example]\n")
+    reloaded = load_config(child)
+    assert reloaded.support.internal_recipients == ("second@x.example", "other@x.example")
+    assert reloaded.calendar.opens == "07:00"
+
+
+def test_schedule_mismatch_names_the_variable_to_set(monkeypatch):
+    from xop.core.schedule import schedule_mismatch
+
+    monkeypatch.delenv("XOP_DAILY_AUDIT_TIME", raising=False)
+    assert schedule_mismatch("xop_daily_audit", "04:00") is None
+    warning = schedule_mismatch("xop_daily_audit", "05:30")
+    assert warning is not None and "XOP_DAILY_AUDIT_TIME=05:30" in warning
+    monkeypatch.setenv("XOP_DAILY_AUDIT_TIME", "05:30")
+    assert schedule_mismatch("xop_daily_audit", "05:30") is None

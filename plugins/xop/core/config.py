@@ -223,7 +223,6 @@ class Schedules(_Strict):
 
     trunk_check: tuple[str, ...] = ("09:00", "15:00")
     daily_audit: str = "04:00"
-    sla_sweep_minutes: int = 5
 
 
 class XopConfig(_Strict):
@@ -302,7 +301,8 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], tuple[Path, ...]]:
+    """The merged data of ``path`` and its ``extends:`` chain, and the files it was read from."""
     if path in seen:
         raise ConfigError(f"{path}: 'extends' loops back to itself")
     try:
@@ -313,10 +313,12 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
+    files: tuple[Path, ...] = (path,)
     parent = data.pop("extends", None)
     if parent:
-        data = _deep_merge(_read_yaml((path.parent / parent).resolve(), (*seen, path)), data)
-    return data
+        base, parents = _read_yaml((path.parent / parent).resolve(), (*seen, path))
+        data, files = _deep_merge(base, data), (path, *parents)
+    return data, files
 
 
 def _format_errors(path: Path, exc: ValidationError) -> str:
@@ -335,22 +337,30 @@ def config_path() -> Path:
     return Path(os.environ.get("XOP_CONFIG") or DEFAULT_CONFIG).resolve()
 
 
-_cache: dict[tuple[Path, float], XopConfig] = {}
+def _stamps(files: tuple[Path, ...]) -> tuple[tuple[int, int], ...] | None:
+    try:
+        return tuple((f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    except FileNotFoundError:
+        return None
+
+
+#: path -> (files of its extends chain, their stamps, the config): an edit of any file of the
+#: chain, the parent included, is seen by the next load.
+_cache: dict[Path, tuple[tuple[Path, ...], tuple[tuple[int, int], ...], XopConfig]] = {}
 
 
 def load_config(path: str | Path | None = None) -> XopConfig:
     """Load and validate the configuration; raises :class:`ConfigError` naming the bad field."""
     p = Path(path).resolve() if path else config_path()
-    try:
-        key = (p, p.stat().st_mtime)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {p} does not exist (set XOP_CONFIG to the right path)") from None
-    if key in _cache:
-        return _cache[key]
-    data = _read_yaml(p)
+    cached = _cache.get(p)
+    if cached is not None and _stamps(cached[0]) == cached[1]:
+        return cached[2]
+    data, files = _read_yaml(p)
+    stamps = _stamps(files)
     try:
         cfg = XopConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(p, exc)) from None
-    _cache[key] = cfg
+    if stamps is not None:
+        _cache[p] = (files, stamps, cfg)
     return cfg

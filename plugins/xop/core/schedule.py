@@ -44,6 +44,23 @@ def configured_times(dag_id: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip()) if raw else default
 
 
+def schedule_mismatch(dag_id: str, configured: tuple[str, ...] | list[str] | str) -> str | None:
+    """A warning when the config's times for ``dag_id`` differ from the times its DAG runs at.
+
+    The DAG processor reads the environment variable, the tasks read the config: a deployment
+    that changes one must change the other, and the tasks say so in their log.
+    """
+    wanted = (configured,) if isinstance(configured, str) else tuple(configured)
+    actual = configured_times(dag_id)
+    if wanted == actual:
+        return None
+    env_var = TIMES[dag_id][0]
+    return (
+        f"config schedules for {dag_id} say {','.join(wanted)} but the DAG runs at {','.join(actual)}: "
+        f"set {env_var}={','.join(wanted)} for the DAG processor"
+    )
+
+
 def timetable(dag_id: str):
     """The DAG's cron trigger timetable in America/Chicago."""
     from airflow.timetables.trigger import CronTriggerTimetable, MultipleCronTriggerTimetable

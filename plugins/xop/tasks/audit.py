@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from xop.audit import run
+from xop.core.schedule import schedule_mismatch
 from xop.tasks import runtime
+
+log = logging.getLogger(__name__)
 
 
 def plan_audit(
     *, run_id: str, date_param: str | None, now_param: str | None, logical_date: datetime | None
 ) -> dict[str, Any]:
+    cfg = runtime.config()
+    if warning := schedule_mismatch("xop_daily_audit", cfg.schedules.daily_audit):
+        log.warning(warning)
     return run.plan_audit(
-        runtime.config(),
+        cfg,
         runtime.ticket_db(),
         run_id=run_id,
         date_param=date_param,

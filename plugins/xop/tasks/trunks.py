@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from xop.core.schedule import TIMES, configured_times
+from xop.core.schedule import schedule_mismatch
 from xop.tasks import runtime
 from xop.trunks.credentials import connection_credentials
 from xop.trunks.result import TrunkCheckResult
@@ -24,14 +24,8 @@ def probe_trunks(
     """Task 1: probe every selected trunk concurrently; log the table; return results for XCom."""
     checked_at = runtime.resolve_now(now)
     config = runtime.config()
-    if tuple(config.schedules.trunk_check) != configured_times("xop_trunk_check"):
-        log.warning(
-            "config schedules.trunk_check is %s but the DAG runs at %s: set %s=%s for the DAG processor",
-            ",".join(config.schedules.trunk_check),
-            ",".join(configured_times("xop_trunk_check")),
-            TIMES["xop_trunk_check"][0],
-            ",".join(config.schedules.trunk_check),
-        )
+    if warning := schedule_mismatch("xop_trunk_check", config.schedules.trunk_check):
+        log.warning(warning)
     plans = plan_checks(config, credentials=connection_credentials, system=system, trunk=trunk)
     log.info("checking %d trunks on %d systems", sum(len(p.sip) + len(p.pri) for p in plans), len(plans))
     results = probe(plans, checked_at=checked_at)
