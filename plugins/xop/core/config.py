@@ -36,6 +36,7 @@ from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_p
 from xop.core.specs.backup import BackupSpec, PublicationSpec
 from xop.core.specs.common import TimeZoneName
 from xop.core.specs.reports import ReportsSpec
+from xop.core.specs.portal import PortalSpec
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER, ClockName, Urgency
 
@@ -233,6 +234,7 @@ class XopConfig(_Strict):
     schedules: Schedules = Schedules()
     audit: AuditSpec | None = None
     reports: ReportsSpec = ReportsSpec()
+    portal: PortalSpec = PortalSpec()
     customers: tuple[CustomerSpec, ...] = ()
 
     @model_validator(mode="after")

@@ -171,7 +171,7 @@ def _compose(
     emails, ``References`` to a per-ticket thread id plus ``X-XOP-Ticket``, so mail clients
     thread all emails of one ticket.
     """
-    rendered = render_email(kind, context)
+    rendered = render_email(kind, context, recipient=recipient, at=date)
     extra_headers = {"Auto-Submitted": "auto-generated"}
     number = _ticket_number(context)
     if number:

@@ -24,7 +24,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
+from xop.core.config import load_config
 from xop.core.paths import REPO_ROOT
+from xop.notify.links import ticket_link
 
 Audience = Literal["customer", "internal"]
 
@@ -43,6 +45,8 @@ KINDS: dict[str, Audience] = {
     "emergency": "internal",
     "audit_report": "internal",
     "dag_failure": "internal",
+    "portal_signin": "customer",
+    "portal_link": "customer",
 }
 
 #: Business hours are US Central; every time in an email is shown there, with CST/CDT.
@@ -119,12 +123,27 @@ def environment() -> Environment:
     return _environment(str(templates_dir()))
 
 
-def render_email(kind: str, context: Mapping[str, Any]) -> RenderedEmail:
-    """Render the subject, plain text and HTML of one email of ``kind``."""
+def _ticket_number(context: Mapping[str, Any]) -> str | None:
+    ticket = context.get("ticket")
+    return ticket.get("number") if isinstance(ticket, Mapping) else getattr(ticket, "number", None)
+
+
+def render_email(
+    kind: str, context: Mapping[str, Any], *, recipient: str | None = None, at: datetime | None = None
+) -> RenderedEmail:
+    """Render the subject, plain text and HTML of one email of ``kind``.
+
+    With ``recipient``, a customer email about a ticket links to it with the recipient's own
+    signed portal link (:func:`xop.notify.links.ticket_link`, valid from ``at``) instead of the
+    plain ``ticket_url``.
+    """
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}; known: {', '.join(KINDS)}")
     env = environment()
     values = {"support": DEFAULT_SUPPORT, **context, "audience": KINDS[kind], "kind": kind}
+    number = _ticket_number(context)
+    if recipient and number and KINDS[kind] == "customer":
+        values["ticket_url"] = ticket_link(load_config(), recipient, str(number), now=at)
     subjects = env.get_template("email/subjects.j2").make_module(values)
     subject = " ".join(str(getattr(subjects, kind)()).split())
     text = env.get_template(f"email/{kind}.txt.j2").render(values)

@@ -1,0 +1,220 @@
+"""The ticket pages of a signed-in contact: one ticket, its L1 actions, opening a new one.
+
+Every action goes through :class:`~xop.tickets.service.TicketService` as the customer actor. A
+ticket of another customer, or outside a link session's one ticket, is a 404 exactly like a
+ticket that does not exist.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import RedirectResponse, Response
+
+from xop.core.errors import InvalidInput, InvalidTransition, TicketError
+from xop.core.vocabulary import URGENCY_ORDER
+from xop.portal import actor, mailer
+from xop.portal.contacts import find_contact
+from xop.portal.forms import clean_number, csrf_refusal, read_form
+from xop.portal.pages import message, render
+from xop.portal.routes_auth import follow_link, signin_page
+from xop.portal.state import LIMITS, portal_of
+from xop.portal.views import ticket_customer, ticket_view
+
+router = APIRouter()
+
+NOTICES = {
+    "replied": "Your reply was added.",
+    "closed": "The ticket is closed. Thank you.",
+    "escalated": "The ticket is escalated to XOP Networks support (Level 2).",
+    "opened": "Your ticket is open. We emailed you the acknowledgement.",
+}
+URGENCY_TEXT = {
+    "critical": "Critical: service is down or badly degraded",
+    "major": "Major: needs correcting, service still works",
+    "minor": "Minor: a complaint, e.g. wrong time of day",
+}
+
+
+def _not_found(request: Request, number: str | None) -> Response:
+    portal_of(request).log(request, "view_ticket", "not_found", ticket=number)
+    return message(request, "Not found", "There is nothing here, or it is not yours to see.", status=404)
+
+
+def _visible(request: Request, raw: str) -> tuple[str | None, Response | None]:
+    """(number, None) if the signed-in contact may see the ticket; else (None, the page to show)."""
+    number = clean_number(raw)
+    session = request.state.session
+    if session is None:
+        return None, signin_page(request, f"/tickets/{number}" if number else "/", status=401)
+    if number is None:
+        return None, _not_found(request, raw[:16])
+    customer = ticket_customer(portal_of(request).engine, number)
+    if customer is None or not session.may_see(customer, number):
+        return None, _not_found(request, number)
+    return number, None
+
+
+def _ticket_page(
+    request: Request, number: str, *, notice: str | None = None, error: str | None = None, status: int = 200
+) -> Response:
+    portal = portal_of(request)
+    view = ticket_view(portal.cfg, portal.engine, number)
+    if view is None:
+        return _not_found(request, number)
+    return render(
+        request,
+        "ticket.html",
+        {"title": number, "t": view, "notice": notice, "error": error, "limits": LIMITS},
+        status=status,
+    )
+
+
+@router.get("/tickets/{number}")
+def ticket(request: Request, number: str, k: str | None = None, done: str | None = None) -> Response:
+    if k is not None:
+        clean = clean_number(number)
+        if clean is None:
+            return _not_found(request, number[:16])
+        return follow_link(request, clean, k)
+    number, refused = _visible(request, number)
+    if refused:
+        return refused
+    portal_of(request).log(request, "view_ticket", "ok", ticket=number)
+    return _ticket_page(request, number, notice=NOTICES.get(done or ""))
+
+
+ACTIONS = {
+    # action: (form field, required, limit, done)
+    "reply": ("body", True, LIMITS["body"], "replied"),
+    "close": ("note", True, LIMITS["note"], "closed"),
+    "escalate": ("reason", False, LIMITS["note"], "escalated"),
+}
+
+
+@router.post("/tickets/{number}/{action}")
+async def act(request: Request, number: str, action: str, background: BackgroundTasks) -> Response:
+    if action not in ACTIONS:
+        return message(request, "Not found", "There is nothing here, or it is not yours to see.", status=404)
+    number, refused = _visible(request, number)
+    if refused:
+        return refused
+    portal = portal_of(request)
+    form = await read_form(request)
+    if refused := csrf_refusal(request, form, action):
+        return refused
+    field, required, limit, done = ACTIONS[action]
+    text = form.get(field, "").strip()
+    if required and not text:
+        return _ticket_page(request, number, error="Please write something first.", status=422)
+    if len(text) > limit:
+        return _ticket_page(
+            request, number, error=f"That is {len(text)} characters; the limit is {limit}.", status=422
+        )
+    who, now, svc = actor.customer(request.state.session.email), portal.now(), portal.service
+    try:
+        if action == "reply":
+            svc.respond(number, actor=who, body=text, now=now)
+        elif action == "close":
+            svc.close(number, actor=who, report=text, now=now)
+        else:
+            svc.escalate(number, actor=who, now=now, to_level=2, reason=text)
+    except (InvalidTransition, InvalidInput) as exc:
+        portal.log(request, action, "refused", ticket=number, detail=str(exc))
+        return _ticket_page(request, number, error=_plain(exc), status=409)
+    portal.log(request, action, "ok", ticket=number)
+    background.add_task(mailer.deliver_now, portal.engine)
+    return RedirectResponse(f"/tickets/{number}?done={done}", status_code=303)
+
+
+def _plain(exc: TicketError) -> str:
+    """The service's reason without the internal ticket number prefix and state names."""
+    text = str(exc)
+    return text.split(": ", 1)[1] if text.startswith("XOP-") and ": " in text else text
+
+
+def _new_page(request: Request, values: dict, error: str | None = None, status: int = 200) -> Response:
+    portal, session = portal_of(request), request.state.session
+    systems = [(s.id, s.name) for s in portal.cfg.customer(session.customer).systems]
+    return render(
+        request,
+        "new.html",
+        {
+            "title": "Open a ticket",
+            "systems": systems,
+            "values": values,
+            "error": error,
+            "urgencies": [(u, URGENCY_TEXT[u]) for u in URGENCY_ORDER],
+        },
+        status=status,
+    )
+
+
+def _full_session(request: Request) -> Response | None:
+    session = request.state.session
+    if session is None:
+        return signin_page(request, "/new", status=401)
+    if not session.full:
+        return message(
+            request,
+            "Sign in to open tickets",
+            "The link in an email opens that one ticket. Sign in with your email to open new ones.",
+            status=403,
+            form="signin",
+            next_path="/new",
+        )
+    return None
+
+
+@router.get("/new")
+def new_ticket(request: Request) -> Response:
+    if refused := _full_session(request):
+        return refused
+    return _new_page(request, {"proposed_urgency": "major", "level": "2"})
+
+
+@router.post("/new")
+async def open_ticket(request: Request, background: BackgroundTasks) -> Response:
+    if refused := _full_session(request):
+        return refused
+    portal, session = portal_of(request), request.state.session
+    form = await read_form(request)
+    if refused := csrf_refusal(request, form, "open_ticket"):
+        return refused
+    values = {k: form.get(k, "") for k in ("system", "subject", "description", "proposed_urgency", "level")}
+    systems = {s.id for s in portal.cfg.customer(session.customer).systems}
+    error = None
+    if not values["subject"].strip():
+        error = "Please give the ticket a subject."
+    elif len(values["subject"]) > LIMITS["subject"] or len(values["description"]) > LIMITS["description"]:
+        error = (
+            f"The subject is limited to {LIMITS['subject']} characters, "
+            f"the description to {LIMITS['description']}."
+        )
+    elif values["system"] and values["system"] not in systems:
+        error = "Please choose one of your systems."
+    elif values["proposed_urgency"] not in URGENCY_ORDER:
+        error = "Please choose how urgent it is."
+    elif values["level"] not in ("1", "2"):
+        error = "Please choose who works on it first."
+    if error:
+        return _new_page(request, values, error, status=422)
+    contact = find_contact(portal.cfg, portal.engine, session.email)
+    try:
+        t = portal.service.open(
+            customer=session.customer,
+            subject=values["subject"],
+            description=values["description"],
+            system=values["system"] or None,
+            proposed_urgency=values["proposed_urgency"],
+            level=int(values["level"]),
+            reporter_name=contact.name if contact else session.email,
+            reporter_email=session.email,
+            source="customer",
+            actor=actor.customer(session.email),
+            now=portal.now(),
+        )
+    except InvalidInput as exc:
+        return _new_page(request, values, str(exc), status=422)
+    portal.log(request, "open_ticket", "ok", ticket=t.number)
+    background.add_task(mailer.deliver_now, portal.engine)
+    return RedirectResponse(f"/tickets/{t.number}?done=opened", status_code=303)

@@ -1,0 +1,245 @@
+"""What a customer sees of a ticket: its facts, who works on it, its commitments, its public
+history and the actions open to them. Built from the ticket tables in one connection.
+
+Only public events are read; internal notes, internal actors (staff user names, the sweep,
+monitoring) and raw event names never reach a page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, select
+
+from xop.core.config import XopConfig
+from xop.core.vocabulary import ACTIVE_STATES, CLOCK_LABELS
+from xop.tickets.tables import ticket_clocks, ticket_events, tickets
+
+STATE_LABELS = {
+    "open": "Open",
+    "waiting_customer": "Waiting for your reply",
+    "recovered": "Service recovered",
+    "resolved": "Resolved",
+    "closed": "Closed",
+}
+LEVEL_LABELS = {
+    1: "Level 1 (your own staff)",
+    2: "Level 2 (XOP Networks support)",
+    3: "Level 3 (XOP Networks engineers)",
+    4: "Level 4 (XOP Networks product development)",
+}
+#: Public event kinds and how a customer reads them; any other public kind is an "Update".
+EVENT_LABELS = {
+    "opened": "Ticket opened",
+    "responded": "Reply",
+    "escalated": "Escalated",
+    "recovered": "Service recovered",
+    "rca_sent": "Root cause analysis",
+    "resolved": "Resolved",
+    "closed": "Closed",
+    "reopened": "Reopened",
+}
+SUPPORT_NAME = "XOP Networks support"
+LIST_LIMIT = 200
+
+
+def _urgency(urgency: str | None, proposed: str | None) -> str:
+    if urgency:
+        return urgency.capitalize()
+    return (
+        f"{proposed.capitalize()} (as you proposed; not yet classified)" if proposed else "Not yet classified"
+    )
+
+
+def _label(kind: str, payload: dict[str, Any]) -> str:
+    if kind == "escalated" and payload.get("to_level"):
+        return f"Escalated to Level {payload['to_level']}"
+    return EVENT_LABELS.get(kind, "Update")
+
+
+@dataclass(frozen=True)
+class Moment:
+    """A time shown in the support calendar's zone and, when different, the customer's."""
+
+    support: str
+    customer: str | None
+
+
+@dataclass
+class TicketView:
+    number: str
+    subject: str
+    description: str
+    customer: str
+    system: str | None
+    state: str
+    state_label: str
+    level: int
+    level_label: str
+    urgency: str
+    opened: Moment
+    reporter: str
+    contact: dict[str, Any] | None
+    commitments: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+
+
+class Clockface:
+    """Formats instants in the support zone and the customer's own zone."""
+
+    def __init__(self, cfg: XopConfig, customer: str) -> None:
+        self.support_zone = ZoneInfo(cfg.calendar.timezone)
+        own = cfg.portal.customer_timezones.get(customer)
+        self.customer_zone = ZoneInfo(own) if own and own != cfg.calendar.timezone else None
+
+    def moment(self, at: datetime) -> Moment:
+        fmt = "%a %Y-%m-%d %H:%M %Z"
+        theirs = at.astimezone(self.customer_zone).strftime(fmt) if self.customer_zone else None
+        return Moment(at.astimezone(self.support_zone).strftime(fmt), theirs)
+
+
+def actions_for(state: str, level: int) -> list[str]:
+    """The L1 actions a customer contact may take on a ticket in this state."""
+    if state in ACTIVE_STATES:
+        return ["reply", "close", *(["escalate"] if level == 1 else [])]
+    if state == "resolved":
+        return ["reply", "close"]
+    return []
+
+
+def _customer_actors(cfg: XopConfig, ticket: dict[str, Any]) -> set[str]:
+    names = {ticket["reporter_email"].lower(), ticket["reporter_name"].lower()}
+    for c in cfg.customers:
+        if c.id == ticket["customer"]:
+            names |= {str(m.email).lower() for m in c.management_contacts}
+    return names
+
+
+def _who(actor: str, customer_actors: set[str]) -> str:
+    """A customer contact's own address is shown; every XOP-side actor is "XOP Networks support"."""
+    plain = actor.removeprefix("customer:").strip()
+    if actor.startswith("customer:") or "@" in plain or plain.lower() in customer_actors:
+        return plain
+    return SUPPORT_NAME
+
+
+def ticket_view(cfg: XopConfig, engine: Engine, number: str) -> TicketView | None:
+    """The customer's view of ``number`` (None if there is no such ticket)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(tickets).where(tickets.c.number == number)).first()
+        if row is None:
+            return None
+        t = dict(row._mapping)
+        events = conn.execute(
+            select(
+                ticket_events.c.at,
+                ticket_events.c.actor,
+                ticket_events.c.kind,
+                ticket_events.c.body,
+                ticket_events.c.payload,
+            )
+            .where(ticket_events.c.ticket_id == t["id"], ticket_events.c.public.is_(True))
+            .order_by(ticket_events.c.id)
+        ).all()
+        clocks = conn.execute(
+            select(ticket_clocks).where(ticket_clocks.c.ticket_id == t["id"]).order_by(ticket_clocks.c.id)
+        ).all()
+    face = Clockface(cfg, t["customer"])
+    level = t["level"]
+    contact = None
+    if level >= 2:
+        contact = cfg.escalation.for_level(level).model_dump()
+    view = TicketView(
+        number=t["number"],
+        subject=t["subject"],
+        description=t["description"],
+        customer=t["customer"],
+        system=t["system"],
+        state=t["state"],
+        state_label=STATE_LABELS.get(t["state"], t["state"]),
+        level=level,
+        level_label=LEVEL_LABELS.get(level, f"Level {level}"),
+        urgency=_urgency(t["urgency"], t["proposed_urgency"]),
+        opened=face.moment(t["opened_at"]),
+        reporter=t["reporter_name"],
+        contact=contact,
+        actions=actions_for(t["state"], level),
+    )
+    ours = _customer_actors(cfg, t)
+    for e in events:
+        payload = e.payload or {}
+        entry = {
+            "at": face.moment(e.at),
+            "what": _label(e.kind, payload),
+            "who": _who(e.actor, ours),
+            "body": e.body or "",
+        }
+        if e.kind == "rca_sent":
+            entry["sections"] = [
+                (title, payload.get(key, ""))
+                for title, key in (
+                    ("Cause", "cause"),
+                    ("Extent", "extent"),
+                    ("Actions taken", "actions"),
+                    ("Resolution plan", "plan"),
+                )
+                if payload.get(key)
+            ]
+        view.history.append(entry)
+    for c in clocks:
+        c = c._mapping
+        if c["met_at"]:
+            status, when = "met", face.moment(c["met_at"])
+        elif c["breached_at"] and not c["stopped_at"]:
+            status, when = "overdue", face.moment(c["due_at"])
+        elif c["stopped_at"]:
+            continue  # a commitment that no longer applies (closed, or superseded)
+        elif c["paused_at"]:
+            status, when = "paused while we wait for you", face.moment(c["due_at"]) if c["due_at"] else None
+        else:
+            status, when = "due", face.moment(c["due_at"]) if c["due_at"] else None
+        view.commitments.append(
+            {"label": CLOCK_LABELS.get(c["name"], "Commitment"), "status": status, "when": when}
+        )
+    return view
+
+
+def ticket_customer(engine: Engine, number: str) -> str | None:
+    """The customer a ticket belongs to (None if there is no such ticket): the access check."""
+    with engine.connect() as conn:
+        return conn.execute(select(tickets.c.customer).where(tickets.c.number == number)).scalar_one_or_none()
+
+
+def company_tickets(cfg: XopConfig, engine: Engine, customer: str) -> list[dict[str, Any]]:
+    """The customer's tickets, active ones first, newest first."""
+    face = Clockface(cfg, customer)
+    active = func.coalesce(tickets.c.closed_at, tickets.c.resolved_at).is_(None)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                tickets.c.number,
+                tickets.c.subject,
+                tickets.c.state,
+                tickets.c.level,
+                tickets.c.updated_at,
+                tickets.c.system,
+            )
+            .where(tickets.c.customer == customer)
+            .order_by(active.desc(), tickets.c.id.desc())
+            .limit(LIST_LIMIT)
+        ).all()
+    return [
+        {
+            "number": r.number,
+            "subject": r.subject,
+            "state": STATE_LABELS.get(r.state, r.state),
+            "level": r.level,
+            "system": r.system,
+            "updated": face.moment(r.updated_at),
+        }
+        for r in rows
+    ]
