@@ -22,12 +22,14 @@ async def read_form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def csrf_refusal(request: Request, form: dict[str, str], action: str) -> HTMLResponse | None:
+def csrf_refusal(
+    request: Request, form: dict[str, str], action: str, ticket: str | None = None
+) -> HTMLResponse | None:
     """None when the form carries this visitor's CSRF token; else the refusal page (logged)."""
     portal = portal_of(request)
     if portal.csrf.valid(request, form.get(CSRF_FIELD), portal.now()):
         return None
-    portal.log(request, action, "csrf")
+    portal.log(request, action, "csrf", ticket=ticket)
     return message(
         request,
         "This form has expired",

@@ -100,7 +100,7 @@ async def act(request: Request, number: str, action: str, background: Background
         return refused
     portal = portal_of(request)
     form = await read_form(request)
-    if refused := csrf_refusal(request, form, action):
+    if refused := csrf_refusal(request, form, action, number):
         return refused
     field, required, limit, done = ACTIONS[action]
     text = form.get(field, "").strip()
