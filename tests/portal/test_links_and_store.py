@@ -81,7 +81,7 @@ def test_without_a_key_emails_carry_the_plain_url_and_a_short_key_is_refused(cfg
     )
     monkeypatch.setenv("XOP_PORTAL_KEY", "short")
     forget_keys()
-    with pytest.raises(ConfigError, match="XOP_PORTAL_KEY.*at least 24"):
+    with pytest.raises(ConfigError, match=r"XOP_PORTAL_KEY.*at least 24"):
         ticket_link(cfg, "carl@acme.example", "XOP-000123", now=NOW)
 
 

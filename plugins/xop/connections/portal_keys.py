@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from xop.connections.read import extra_of
 from xop.core.errors import ConfigError
 
 #: A key shorter than this is refused: it could be guessed.
@@ -100,7 +101,7 @@ def _from_connection(conn_id: str) -> SigningKeys | None:
     where = f"Airflow connection {conn_id!r}"
     if not conn.password:
         raise ConfigError(f"{where}: put the portal's current signing key in its password")
-    extra = conn.extra_dejson or {}
+    extra = extra_of(conn, allowed={"previous_keys"})
     return SigningKeys(
         _check(conn.password, where), _parse_previous(extra.get("previous_keys"), where), where
     )

@@ -35,8 +35,8 @@ from xop.core.paths import CONFIG_DIR
 from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
 from xop.core.specs.backup import BackupSpec, PublicationSpec
 from xop.core.specs.common import TimeZoneName
-from xop.core.specs.reports import ReportsSpec
 from xop.core.specs.portal import PortalSpec
+from xop.core.specs.reports import ReportsSpec
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER, ClockName, Urgency
 

@@ -15,16 +15,14 @@ import os
 
 import uvicorn
 
+from xop.connections.ticket_db import DEFAULT_CONN_ID, ticket_db
 from xop.core.config import load_config
-from xop.db.engine import DEFAULT_CONN_ID, get_engine
-from xop.db.migrate import ensure_current
 from xop.portal.app import create_app
 
 
 def build_app():
-    engine = get_engine(os.environ.get("XOP_PORTAL_DB_CONN_ID", DEFAULT_CONN_ID))
-    ensure_current(engine)
-    return create_app(load_config(), engine)
+    """The app over the (migrated) ticket database of ``xop_db`` and the config of ``XOP_CONFIG``."""
+    return create_app(load_config(), ticket_db(os.environ.get("XOP_PORTAL_DB_CONN_ID", DEFAULT_CONN_ID)))
 
 
 def main(argv: list[str] | None = None) -> int:
