@@ -13,8 +13,7 @@ Hierarchy::
     │   │   ├── TransientMailError   retry later (4xx, refused, dropped)
     │   │   └── PermanentMailError   do not retry (5xx)
     │   ├── FtpError
-    │   ├── SipError
-    │   └── ProbeError
+    │   └── ProbeError     a health probe could not run (a SIP check's failure is a result, not an error)
     └── BackupError            a backup, verification or restore failed
 
 Library errors are wrapped with ``raise ... from exc`` so the cause stays visible.
@@ -71,10 +70,6 @@ class FtpError(TransportError):
     pass
 
 
-class SipError(TransportError):
-    pass
-
-
 class ProbeError(TransportError):
     pass
 
@@ -92,7 +87,6 @@ __all__ = [
     "MailError",
     "PermanentMailError",
     "ProbeError",
-    "SipError",
     "TicketError",
     "TicketNotFound",
     "TransientMailError",
