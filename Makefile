@@ -59,6 +59,8 @@ lock:
 	  --no-annotate --no-header -o requirements.txt pyproject.toml
 	$(VENV)-lock/bin/pip-compile -q --no-strip-extras --no-emit-index-url --no-emit-find-links \
 	  --no-annotate --no-header --extra dev -c requirements.txt -o requirements-dev.txt pyproject.toml
+	# The extras name the project itself (xop-ops[demo]); it is not installed, only its deps are.
+	sed -i '/^xop-ops/d' requirements-dev.txt
 	rm -rf $(VENV)-lock
 
 bench: install
