@@ -149,7 +149,7 @@ class ClockPolicy(_Strict):
 
 
 class SlaPolicy(_Strict):
-    """The seed's SLA tables as data (DESIGN.md section 4)."""
+    """The seed's SLA tables as data (README: SLA clocks)."""
 
     default_urgency: Urgency = "major"
     warn_at: tuple[float, ...] = (0.5, 0.75, 0.9)

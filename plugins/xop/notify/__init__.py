@@ -1,4 +1,4 @@
-"""Notifications: email rendering, the ``notifications`` outbox and SMTP delivery (DESIGN.md section 5).
+"""Notifications: email rendering, the ``notifications`` outbox and SMTP delivery.
 
 Public names are re-exported here; the modules are ``render`` (templates), ``mime`` (the RFC 5322
 message), ``outbox`` (enqueue / deliver), ``smtp`` (the SMTP transport) and ``alerts`` (DAG

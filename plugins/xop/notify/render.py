@@ -30,7 +30,7 @@ from xop.notify.links import ticket_link
 
 Audience = Literal["customer", "internal"]
 
-#: Every kind of email and who reads it (DESIGN.md section 5).
+#: Every kind of email and who reads it (customer or XOP staff).
 KINDS: dict[str, Audience] = {
     "ticket_opened": "customer",
     "ticket_updated": "customer",
