@@ -42,6 +42,7 @@ from xop.core.config import XopConfig
 from xop.core.errors import BackupError, ConfigError, InvalidInput
 from xop.core.paths import REPO_ROOT
 from xop.core.specs.audit import AuditSpec
+from xop.core.specs.backup import backup_root
 from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id
 from xop.notify.outbox import enqueue
 from xop.tickets import TicketService
@@ -137,7 +138,7 @@ def audit_system(
 
     usage, usage_error = _usage(system, day)
     findings = run_health_checks(system.id, system.health_probes, day=day, now=now)
-    backup, backup_finding = _backup(system, spec, now, ticket_db)
+    backup, backup_finding = _backup(cfg, system, now, ticket_db)
     if backup_finding is not None:
         findings.append(backup_finding)
 
@@ -188,11 +189,11 @@ def _usage(system, day: AuditDay):
         engine.dispose()
 
 
-def _backup(system, spec: AuditSpec, now: datetime, ticket_db) -> tuple[BackupStatus, Finding | None]:
+def _backup(cfg, system, now: datetime, ticket_db) -> tuple[BackupStatus, Finding | None]:
     """The backup issue's :func:`xop.backup.take_backup` plus retention; a failure is a finding."""
     if system.backup is None:
         return BackupStatus(None, "no backup configured"), None
-    directory = _under_repo(system.backup.directory or spec.backup_dir)
+    directory = backup_root(cfg, system)
     try:
         manifest = take_backup(
             system.backup, system=system.id, directory=directory, now=now, engine=ticket_db

@@ -31,8 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from psycopg import sql
+
 from xop.backup.api import verify_backup
 from xop.backup.manifest import BackupManifest
+from xop.backup.pgserver import PgServer, pg_program
+from xop.backup.postgres import count_rows
+from xop.backup.sqlite import verify_sqlite_file
 from xop.backup.swap import (
     SWAP_STEPS,
     StepHook,
@@ -188,8 +193,6 @@ def restore_backup(
 
 class _PostgresRestore:
     def __init__(self, spec: BackupSpec) -> None:
-        from xop.backup.pgserver import PgServer
-
         assert spec.conn_id is not None  # BackupSpec validates it for kind postgres
         self.server = PgServer.from_connection(spec.conn_id, database=spec.database)
         if self.server.database in ("postgres", "template0", "template1"):
@@ -233,10 +236,6 @@ class _PostgresRestore:
         )
 
     def prepare(self, manifest: BackupManifest, result: RestoreResult) -> None:
-        from psycopg import sql
-
-        from xop.backup.postgres import count_rows
-
         admin = self.admin()
         verify_backup(manifest)
         result.step(
@@ -281,9 +280,6 @@ class _PostgresRestore:
             raise
 
     def _restore_and_check(self, manifest: BackupManifest, result: RestoreResult) -> None:
-        from xop.backup.pgserver import pg_program
-        from xop.backup.postgres import count_rows
-
         started = time.monotonic()
         proc = subprocess.run(
             [
@@ -312,8 +308,6 @@ class _PostgresRestore:
         )
 
     def swap(self, result: RestoreResult, *, on_step: StepHook) -> None:
-        from psycopg import sql
-
         admin = self.admin()
         scratch_there, previous_there = self._exists(result.scratch), self._exists(result.previous)
         if not scratch_there and previous_there and self._exists(result.live):
@@ -350,8 +344,6 @@ class _PostgresRestore:
         result.swapped = True
 
     def drop_scratch(self, result: RestoreResult) -> None:
-        from psycopg import sql
-
         self.admin().execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(result.scratch))
         )
@@ -384,8 +376,6 @@ class _SqliteRestore:
         )
 
     def prepare(self, manifest: BackupManifest, result: RestoreResult) -> None:
-        from xop.backup.sqlite import verify_sqlite_file
-
         scratch = Path(result.scratch)
         verify_backup(manifest)
         result.step(

@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from psycopg import errors, sql
+
 from xop.core.errors import BackupError
 
 log = logging.getLogger(__name__)
@@ -107,8 +109,6 @@ def pg_swap(
     attempts: int = 20,
 ) -> None:
     """Rename live → previous and scratch → live in one transaction (admin is autocommit)."""
-    from psycopg import errors, sql
-
     live_id, scratch_id, previous_id = (sql.Identifier(n) for n in (live, scratch, previous))
     for attempt in range(1, attempts + 1):
         _terminate_connections(admin, live)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xop.core.errors import BackupError, ConfigError
+from xop.core.specs.backup import backup_root
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def publish_for_customer(customer_id: str, now_param: Any = None) -> dict[str, A
         for system in customer.systems:
             if system.backup is None:
                 continue
-            root = backup_root(cfg, system.backup)
+            root = backup_root(cfg, system)
             manifest = latest_verified(root, system=system.id)
             if manifest is None:
                 log.warning("system %s has no verified backup under %s to publish", system.id, root)
@@ -117,7 +118,7 @@ def find_backup(params: dict[str, Any]) -> dict[str, Any]:
     _, system = cfg.system(system_id)
     if system.backup is None:
         raise ConfigError(f"system {system_id!r} has no backup section in the config")
-    root = backup_root(cfg, system.backup)
+    root = backup_root(cfg, system)
     on = _parse_date(params.get("backup_date"))
     manifest = latest_verified(root, system=system_id, on=on)
     if manifest is None:
@@ -164,17 +165,6 @@ def restore(chosen: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         confirmation=params.get("confirmation"),
     )
     return asdict(result)
-
-
-def backup_root(cfg: Any, spec: Any) -> Path:
-    """A system's backup directory as the daily audit resolves it: the spec's, else the audit's
-    ``backup_dir``, else :func:`~xop.core.specs.backup.default_backup_root`; relative to the repository."""
-    from xop.core.paths import REPO_ROOT
-    from xop.core.specs.backup import default_backup_root
-
-    audit_dir = getattr(cfg.audit, "backup_dir", None) if cfg.audit is not None else None
-    path = Path(spec.directory or audit_dir or default_backup_root())
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def _parse_date(value: Any) -> date | None:

@@ -7,13 +7,14 @@ only shape and consistency; nothing here reads a connection or touches the disk.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from xop.core.paths import VAR_DIR
+from xop.core.paths import REPO_ROOT, VAR_DIR
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
@@ -153,10 +154,42 @@ class PublicationSpec(_Strict):
 
 def default_backup_root() -> Path:
     """Where backups go unless a spec says: ``$XOP_BACKUP_DIR``, else ``var/backups`` in the repo."""
-    import os
-
     configured = os.environ.get("XOP_BACKUP_DIR")
     return Path(configured) if configured else VAR_DIR / "backups"
 
 
-__all__ = ["BackupSpec", "FtpSpec", "ImageSpec", "PublicationSpec", "RetentionSpec", "default_backup_root"]
+def backup_root(cfg: Any, system: Any) -> Path:
+    """The directory holding ``system``'s backups: the one answer of the audit (which writes them),
+    the publication and the restore (which read them).
+
+    Precedence, first that is set:
+
+    1. the system's own ``backup.directory`` in the config;
+    2. the environment variable ``XOP_BACKUP_DIR`` (the deployment's shared storage: every worker
+       host points it at the same share);
+    3. the config's ``audit.backup_dir``;
+    4. ``var/backups`` in the repository.
+
+    A relative path is relative to the repository (``REPO_ROOT``).
+    """
+    spec = getattr(system, "backup", None)
+    audit = getattr(cfg, "audit", None)
+    env = os.environ.get("XOP_BACKUP_DIR")
+    path = Path(
+        (spec.directory if spec is not None else None)
+        or env
+        or (audit.backup_dir if audit is not None else None)
+        or VAR_DIR / "backups"
+    )
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+__all__ = [
+    "BackupSpec",
+    "FtpSpec",
+    "ImageSpec",
+    "PublicationSpec",
+    "RetentionSpec",
+    "backup_root",
+    "default_backup_root",
+]
