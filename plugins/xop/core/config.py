@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +37,7 @@ from xop.core.specs.backup import BackupSpec, PublicationSpec
 from xop.core.specs.common import TimeZoneName
 from xop.core.specs.portal import PortalSpec
 from xop.core.specs.reports import ReportsSpec
+from xop.core.specs.staff import StaffSpec
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER, ClockName, Urgency
 
@@ -236,6 +237,7 @@ class XopConfig(_Strict):
     reports: ReportsSpec = ReportsSpec()
     portal: PortalSpec = PortalSpec()
     customers: tuple[CustomerSpec, ...] = ()
+    staff: StaffSpec = StaffSpec()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> XopConfig:
@@ -268,6 +270,9 @@ class XopConfig(_Strict):
             if s.id == system_id:
                 return c, s
         raise ConfigError(f"customers[].systems: no system with id {system_id!r}")
+
+    def staff_level(self, username: str, roles: Iterable[str] = ()) -> int:
+        return self.staff.level_of(username, roles)
 
     def sla_for(self, customer_id: str | None) -> SlaPolicy:
         if customer_id:

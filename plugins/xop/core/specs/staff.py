@@ -1,0 +1,35 @@
+"""Configuration of XOP staff: which user or Airflow role works at which support level.
+
+``staff:`` in the config maps user names and Airflow roles to levels 2, 3 or 4::
+
+    staff:
+      users: {omar: 3, priya: 4}
+      roles: {"XOP Level 3": 3}
+
+A user named under ``users`` has that level; otherwise the highest level of their roles;
+otherwise ``default_level`` (2: a staff user of no configured level acts as Level 2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+StaffLevel = Literal[2, 3, 4]
+
+
+class StaffSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    users: dict[str, StaffLevel] = {}
+    roles: dict[str, StaffLevel] = {}
+    default_level: StaffLevel = 2
+
+    def level_of(self, username: str, roles: Iterable[str] = ()) -> int:
+        """The support level ``username`` (with Airflow ``roles``) acts at."""
+        if username in self.users:
+            return self.users[username]
+        levels = [self.roles[r] for r in roles if r in self.roles]
+        return max(levels, default=self.default_level)
