@@ -5,18 +5,15 @@ in one query, computes due dates for all of them with the calendar's vectorised 
 and writes them back in one (executemany) statement. The ticket service calls them with one
 ticket, the sweep with thousands; there is one implementation of each clock rule.
 
-A clock's business time used at instant ``x`` is ``elapsed(started_at, x) - paused``, so it is
-due at ``add(started_at, target + paused)``; a warning at fraction ``f`` of the target is due at
-``add(started_at, f * target + paused)``. ``next_check_at`` is the earliest of those the sweep
-still has to act on, NULL while the clock is paused, met, stopped or already breached; the
-ticket's ``next_due_at`` is the minimum over its clocks.
+Due dates and thresholds are computed by the pure :func:`xop.sla.standing.schedule`; the
+ticket's ``next_due_at`` is the minimum ``next_check_at`` over its clocks.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -24,57 +21,16 @@ from sqlalchemy import Connection, func, select, update
 
 from xop.core.config import XopConfig
 from xop.db.bulk import in_ids, insert_rows, update_rows
-from xop.sla.policy import calendar, clock_calendar_name
+from xop.sla.policy import calendar, clock_calendar_name, effective_urgency
+from xop.sla.standing import ns, schedule
 from xop.tickets.tables import ticket_clocks, tickets
 
 _RUNNING = (ticket_clocks.c.met_at.is_(None), ticket_clocks.c.stopped_at.is_(None))
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-
-
-def _ns(values: Iterable[datetime]) -> np.ndarray:
-    """Exact int64 ns since the epoch (Python datetimes carry microseconds)."""
-    return np.array([(v - _EPOCH) // _US for v in values], dtype=np.int64) * 1000
-
-
-def _dt(ns: np.int64) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
-
-
-def schedule(cfg: XopConfig, rows: Sequence[dict[str, Any]]) -> None:
-    """Fill ``due_at`` and ``next_check_at`` of clock rows in place (vectorised per calendar).
-
-    A row needs ``customer``, ``calendar``, ``started_at``, ``target_seconds``,
-    ``paused_seconds``, ``warned_fraction`` and may carry ``paused_at``, ``breached_at``,
-    ``met_at``, ``stopped_at``.
-    """
-    groups: dict[tuple[str, tuple[float, ...]], list[int]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        groups[(r["calendar"], cfg.sla_for(r.get("customer")).warn_at)].append(i)
-    for (cal_name, warn_at), idx in groups.items():
-        cal = calendar(cfg, cal_name)
-        part = [rows[i] for i in idx]
-        starts = _ns(r["started_at"] for r in part).view("datetime64[ns]")
-        target = np.array([r["target_seconds"] for r in part], dtype=np.int64) * 10**9
-        paused = np.array([r.get("paused_seconds") or 0 for r in part], dtype=np.int64) * 10**9
-        warned = np.array([r.get("warned_fraction") or 0.0 for r in part])
-        due = cal.add_many(starts, (target + paused).view("timedelta64[ns]")).view(np.int64)
-        nxt = due.copy()
-        for f in sorted(warn_at, reverse=True):  # the smallest unwarned threshold wins last
-            at = cal.add_many(
-                starts, (np.round(target * f).astype(np.int64) + paused).view("timedelta64[ns]")
-            )
-            nxt = np.where(warned < f, at.view(np.int64), nxt)
-        for r, d, n in zip(part, due, nxt, strict=True):
-            r["due_at"] = _dt(d)
-            idle = r.get("paused_at") or r.get("met_at") or r.get("stopped_at") or r.get("breached_at")
-            r["next_check_at"] = None if idle else _dt(n)
-
-
 def start_clocks(conn: Connection, cfg: XopConfig, starts: Sequence[dict[str, Any]]) -> None:
-    """Start clocks. Each item: ``ticket_id``, ``customer``, ``name``, ``cycle``, ``urgency``, ``at``.
+    """Start clocks. Each item: ``ticket_id``, ``customer``, ``name``, ``cycle``, ``urgency``, ``at``
+    and optionally ``paused`` (the ticket waits on the customer: the clock starts paused).
 
     A clock that already exists for (ticket, name, cycle) is left as it is: starting is idempotent.
     """
@@ -101,6 +57,7 @@ def start_clocks(conn: Connection, cfg: XopConfig, starts: Sequence[dict[str, An
                 "started_at": s["at"],
                 "target_seconds": cfg.target_seconds(s["customer"], s["name"], s["urgency"]),
                 "paused_seconds": 0,
+                "paused_at": s["at"] if s.get("paused") else None,
                 "warned_fraction": 0.0,
                 "policy_version": cfg.fingerprint,
             }
@@ -120,6 +77,11 @@ def _running(conn: Connection, ticket_ids: Iterable[int], names: Iterable[str] |
     if names is not None:
         q = q.where(ticket_clocks.c.name.in_(list(names)))
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def running(conn: Connection, ticket_ids: Iterable[int], names: Iterable[str] | None = None) -> list[dict]:
+    """The running (not met, not stopped) clocks of the tickets, with the ticket's customer."""
+    return _running(conn, ticket_ids, names)
 
 
 _WRITTEN = (
@@ -146,8 +108,8 @@ def _close_pauses(cfg: XopConfig, rows: Sequence[dict[str, Any]], now: datetime)
         if r["paused_at"] is not None:
             by_cal[r["calendar"]].append(r)
     for cal_name, part in by_cal.items():
-        starts = _ns(r["paused_at"] for r in part).view("datetime64[ns]")
-        ends = np.full(len(part), _ns([now])[0]).view("datetime64[ns]")
+        starts = ns(r["paused_at"] for r in part).view("datetime64[ns]")
+        ends = np.full(len(part), ns([now])[0]).view("datetime64[ns]")
         spent = calendar(cfg, cal_name).elapsed_many(starts, ends).view(np.int64) // 10**9
         for r, s in zip(part, spent, strict=True):
             r["paused_seconds"] = int(r["paused_seconds"]) + int(s)
@@ -193,14 +155,57 @@ def resume_clocks(conn: Connection, cfg: XopConfig, ticket_ids: Iterable[int], n
     _write(conn, rows)
 
 
-def retarget_clocks(conn: Connection, cfg: XopConfig, urgency_by_ticket: dict[int, str]) -> None:
-    """Recompute targets and due dates after a reclassification; starts and pauses are kept."""
+def retarget_clocks(conn: Connection, cfg: XopConfig, urgency_by_ticket: dict[int, str]) -> list[dict]:
+    """Recompute targets and due dates (reclassification, policy edit) of running clocks; starts
+    and pauses are kept. Returns the rows written, each with its ``old_due_at``."""
     rows = _running(conn, urgency_by_ticket)
     for r in rows:
+        r["old_due_at"] = r["due_at"]
         r["target_seconds"] = cfg.target_seconds(r["customer"], r["name"], urgency_by_ticket[r["ticket_id"]])
         r["policy_version"] = cfg.fingerprint
     schedule(cfg, rows)
     _write(conn, rows)
+    return rows
+
+
+def stale_policy_tickets(conn: Connection, cfg: XopConfig, limit: int) -> dict[int, str]:
+    """Tickets with a running, unbreached clock computed under another policy (a policy edit):
+    ticket id → the urgency its clocks are measured with. Reads the partial index
+    ``ix_ticket_clocks_running_policy`` as two range scans (no full scan when nothing is stale)."""
+    c, fp = ticket_clocks.c, cfg.fingerprint
+    q = (
+        select(tickets.c.id, tickets.c.customer, tickets.c.urgency, tickets.c.proposed_urgency)
+        .where(
+            tickets.c.id.in_(
+                select(c.ticket_id)
+                .where(c.met_at.is_(None), c.stopped_at.is_(None), c.breached_at.is_(None))
+                .where((c.policy_version < fp) | (c.policy_version > fp))
+                .limit(limit)
+                .scalar_subquery()
+            )
+        )
+        .order_by(tickets.c.id)
+    )
+    return {r.id: effective_urgency(cfg, r.customer, r.urgency, r.proposed_urgency) for r in conn.execute(q)}
+
+
+def first_due(conn: Connection, ticket_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """Per ticket, its running clock due first (name, due_at, paused): what the customer is told."""
+    out: dict[int, dict[str, Any]] = {}
+    q = (
+        select(
+            ticket_clocks.c.ticket_id, ticket_clocks.c.name, ticket_clocks.c.due_at, ticket_clocks.c.paused_at
+        )
+        .where(
+            in_ids(ticket_clocks.c.ticket_id, ticket_ids, conn),
+            *_RUNNING,
+            ticket_clocks.c.breached_at.is_(None),
+        )
+        .order_by(ticket_clocks.c.ticket_id, ticket_clocks.c.due_at)
+    )
+    for r in conn.execute(q):
+        out.setdefault(r.ticket_id, {"name": r.name, "due_at": r.due_at, "paused": r.paused_at is not None})
+    return out
 
 
 def refresh_next_due(conn: Connection, ticket_ids: Iterable[int]) -> None:

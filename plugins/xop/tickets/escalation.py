@@ -1,9 +1,16 @@
 """Escalation of tickets to a higher support level, for one ticket or thousands at once.
 
 The ticket service (a person escalates) and the sweep (a breach escalates) both call
-:func:`escalate_tickets`: one implementation of what escalation means — new level, urgency
-settled for L3, lower response clocks stopped, the new level's clocks started, an event in the
-history and an email to the end user naming the next level's email and phone (seed section 4).
+:func:`escalate_tickets`: one implementation of what escalation means (the transition table's
+:func:`xop.tickets.model.escalation_clocks`): new level, urgency settled for L3, lower levels'
+response clocks stopped, only the new owner's clocks started (paused while the ticket waits on
+the customer; skipped levels' clocks never start), an event in the history and an email to the
+end user naming the next level's email and phone and by when it responds (seed section 4).
+
+Escalating beyond Level 4 reaches **Emergency**: ``emergency_at`` is set, the customer's email
+names the emergency contact (mgmt@, the number that starts the emergency conference), and a
+ticket event of kind ``emergency`` is written with the internal emergency email, in the same
+transaction, once per ticket (:func:`emergency_events`).
 """
 
 from __future__ import annotations
@@ -12,18 +19,105 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from xop.core.config import XopConfig
-from xop.db.bulk import insert_rows, update_rows
+from xop.db.bulk import in_ids, insert_rows, update_rows
+from xop.notify.outbox import enqueue_many
 from xop.sla.policy import effective_urgency
 from xop.tickets import clocks
+from xop.tickets.model import EMERGENCY, Actor, escalation_clocks
+from xop.tickets.notices import contact_context, emails_for, emergency_emails
 from xop.tickets.tables import ticket_events, tickets
 
-#: Clocks a level owns; escalating to it starts them.
-LEVEL_CLOCKS = {2: ("l2_response",), 3: ("l3_response", "l3_recovery"), 4: ("l4_resolution",)}
-#: Response clocks of lower levels stop when the ticket leaves them (they no longer own it).
-LOWER_RESPONSE = {3: ("l2_response",), 4: ("l2_response", "l3_response")}
+
+def event_row(
+    ticket_id: int, kind: str, actor: Actor, now: datetime, *, public: bool, body: str = "", payload: dict
+) -> dict[str, Any]:
+    """A ``ticket_events`` row (datetimes in the payload as ISO text, JSON-safe on both databases)."""
+    payload = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in payload.items()}
+    return {
+        "ticket_id": ticket_id,
+        "at": now,
+        "actor": actor.name,
+        "actor_kind": actor.kind,
+        "actor_level": actor.level,
+        "kind": kind,
+        "public": public,
+        "body": body,
+        "payload": payload,
+    }
+
+
+def insert_events(conn: Connection, events: list[dict[str, Any]]) -> None:
+    for ev, event_id in zip(events, insert_rows(conn, ticket_events, events, returning="id"), strict=True):
+        ev["id"] = event_id
+
+
+def emergency_events(
+    conn: Connection,
+    cfg: XopConfig,
+    items: Sequence[tuple[dict[str, Any], dict[str, Any], str, int]],
+    *,
+    actor: Actor,
+    now: datetime,
+    reached: bool,
+) -> list[dict[str, Any]]:
+    """Write ``emergency`` events, each with its internal email, for (ticket, clock context,
+    reason, from_level) items. Clock context: name and label, plus due_at and fraction of a
+    missed clock.
+
+    ``reached``: the tickets went beyond Level 4 (``emergency_at`` is set; once per ticket).
+    Otherwise a notify breach on a critical ticket calls the emergency without moving the
+    ticket: skipped for a ticket at Emergency or with an emergency event already (once per
+    ticket). Returns the events written.
+    """
+    ids = list({t["id"] for t, *_ in items})
+    if not ids:
+        return []
+    if reached:
+        fresh = [i for i in items if i[0].get("emergency_at") is None]
+    else:
+        had = set(
+            conn.execute(
+                select(ticket_events.c.ticket_id).where(
+                    in_ids(ticket_events.c.ticket_id, ids, conn), ticket_events.c.kind == "emergency"
+                )
+            ).scalars()
+        )
+        fresh = [i for i in items if i[0].get("emergency_at") is None and i[0]["id"] not in had]
+    fresh = list({t["id"]: (t, c, r, lvl) for t, c, r, lvl in fresh}.values())
+    if not fresh:
+        return []
+    if reached:
+        update_rows(
+            conn, tickets, [{"id": t["id"], "emergency_at": now, "updated_at": now} for t, *_ in fresh]
+        )
+    events = [
+        event_row(
+            t["id"],
+            "emergency",
+            actor,
+            now,
+            public=False,
+            body=reason,
+            payload={
+                "clock": clock.get("name"),
+                "reason": reason,
+                "from_level": from_level,
+                "cycle": t.get("reopen_count") or 0,
+            },
+        )
+        for t, clock, reason, from_level in fresh
+    ]
+    insert_events(conn, events)
+    emails = []
+    for (t, clock, _reason, _lvl), ev in zip(fresh, events, strict=True):
+        if reached:
+            t["emergency_at"] = now
+        emails += emergency_emails(cfg, t, ev, clock=clock, now=now)
+    enqueue_many(conn, emails)
+    return events
 
 
 def escalate_tickets(
@@ -32,54 +126,62 @@ def escalate_tickets(
     rows: Sequence[dict[str, Any]],
     to_levels: Sequence[int],
     *,
-    actor: str,
+    actor: Actor,
     now: datetime,
     reason: str = "",
     payloads: Sequence[dict[str, Any]] | None = None,
+    clock_contexts: Sequence[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Escalate ``rows`` (ticket dicts) to ``to_levels``; returns the ``escalated`` events written.
+    """Escalate ``rows`` (ticket dicts, with their model ``level``) to ``to_levels``; returns the
+    ``escalated`` events written.
 
-    Callers have checked the transition (active ticket, level going up) and hold the rows
+    Callers have checked the transition (:func:`xop.tickets.model.decide`) and hold the rows
     locked (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite).
     """
-    # Deferred import: notices pulls in the outbox/templates, not needed to import this module.
-    from xop.notify.outbox import enqueue_many
-    from xop.tickets.notices import contact_context, emails_for
-
     if not rows:
         return []
     updated: list[dict[str, Any]] = []
     starts: list[dict[str, Any]] = []
     stops: dict[tuple[str, ...], list[int]] = {}
     for i, (t, to) in enumerate(zip(rows, to_levels, strict=True)):
+        from_level = EMERGENCY if t.get("emergency_at") else t["level"]
         urgency = t["urgency"]
         if to >= 3 and urgency is None:
             urgency = effective_urgency(cfg, t["customer"], None, t["proposed_urgency"])
-        new = dict(t) | {"level": to, "urgency": urgency, "escalated_at": now, "updated_at": now}
-        new["_from"] = t["level"]
-        new["_payload"] = (payloads[i] if payloads else {}) | {
-            "from_level": t["level"],
+        stored = min(to, 4)
+        new = dict(t) | {"level": stored, "urgency": urgency, "escalated_at": now, "updated_at": now}
+        extra = payloads[i] if payloads else {}
+        new["_from"] = from_level
+        new["_clock"] = clock_contexts[i] if clock_contexts else None
+        new["_to"] = to
+        new["_payload"] = extra | {
+            "from_level": from_level,
             "to_level": to,
             "urgency": urgency,
             "urgency_set": urgency != t["urgency"],
             "contact": contact_context(cfg, to),
         }
         updated.append(new)
-        stops.setdefault(LOWER_RESPONSE.get(to, ()), []).append(t["id"])
-        for level in range(max(t["level"] + 1, 2), to + 1):
-            for name in LEVEL_CLOCKS[level]:
-                if name == "l3_recovery" and t.get("recovered_at"):
-                    continue
-                starts.append(
-                    {
-                        "ticket_id": t["id"],
-                        "customer": t["customer"],
-                        "name": name,
-                        "cycle": t.get("reopen_count") or 0,
-                        "urgency": effective_urgency(cfg, t["customer"], urgency, t["proposed_urgency"]),
-                        "at": now,
-                    }
-                )
+        waiting = t["state"] == "waiting_customer"
+        effects = escalation_clocks(from_level, to, waiting=waiting)
+        stop = tuple(n for n, e in effects.items() if e == "stop")
+        stops.setdefault(stop, []).append(t["id"])
+        for name, effect in effects.items():
+            if effect not in ("start", "start_paused"):
+                continue
+            if name == "l3_recovery" and t.get("recovered_at"):
+                continue  # service is already recovered: nothing left to recover
+            starts.append(
+                {
+                    "ticket_id": t["id"],
+                    "customer": t["customer"],
+                    "name": name,
+                    "cycle": t.get("reopen_count") or 0,
+                    "urgency": effective_urgency(cfg, t["customer"], urgency, t["proposed_urgency"]),
+                    "at": now,
+                    "paused": effect == "start_paused",
+                }
+            )
     update_rows(
         conn,
         tickets,
@@ -99,29 +201,38 @@ def escalate_tickets(
             clocks.finish_clocks(conn, cfg, ids, names, now, met=False)
     clocks.start_clocks(conn, cfg, starts)
     events = [
-        {
-            "ticket_id": u["id"],
-            "at": now,
-            "actor": actor,
-            "kind": "escalated",
-            "public": True,
-            "body": reason,
-            "payload": u["_payload"],
-        }
+        event_row(u["id"], "escalated", actor, now, public=True, body=reason, payload=u["_payload"])
         for u in updated
     ]
-    for ev, event_id in zip(events, insert_rows(conn, ticket_events, events, returning="id"), strict=True):
-        ev["id"] = event_id
+    insert_events(conn, events)
+    due = clocks.first_due(conn, [u["id"] for u in updated])
     emails = []
     for u, ev in zip(updated, events, strict=True):
+        ticket = {k: v for k, v in u.items() if not k.startswith("_")}
         emails += emails_for(
             cfg,
             kind="ticket_escalated",
-            ticket={k: v for k, v in u.items() if not k.startswith("_")},
+            ticket=ticket | {"level": u["_to"]},
             event=ev,
             now=now,
-            extra={"previous_level": u["_from"], "next_contact": ev["payload"]["contact"]},
+            extra={
+                "previous_level": u["_from"],
+                "next_contact": ev["payload"]["contact"],
+                "next_due": due.get(u["id"]),
+            },
         )
     enqueue_many(conn, emails)
+    emergencies = [
+        (
+            u,
+            u.get("_clock") or {"name": None, "label": "Escalation to Emergency"},
+            reason or "escalated to Emergency",
+            u["_from"],
+        )
+        for u, ev in zip(updated, events, strict=True)
+        if u["_to"] == EMERGENCY
+    ]
+    if emergencies:
+        emergency_events(conn, cfg, emergencies, actor=actor, now=now, reached=True)
     clocks.refresh_next_due(conn, [u["id"] for u in updated])
     return events

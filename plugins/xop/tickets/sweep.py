@@ -20,21 +20,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection, Engine, select, text
 
 from xop.core.config import XopConfig
 from xop.core.paths import REPO_ROOT
-from xop.db.bulk import in_ids, insert_rows, update_rows
-from xop.sla.policy import breach_action, calendar
+from xop.core.vocabulary import CLOCK_LABELS
+from xop.db.bulk import in_ids, update_rows
+from xop.notify.outbox import enqueue_many
+from xop.sla.policy import breach_action
+from xop.sla.standing import reached, schedule
 from xop.tickets import clocks
-from xop.tickets.escalation import escalate_tickets
-from xop.tickets.tables import ticket_clocks, ticket_events
+from xop.tickets.escalation import emergency_events, escalate_tickets, event_row, insert_events
+from xop.tickets.model import EMERGENCY, Actor, decide, level_of
+from xop.tickets.notices import contact_context, emails_for
+from xop.tickets.tables import ticket_clocks, tickets
 
 SQL_DIR = REPO_ROOT / "include" / "sql"
-ACTOR = "xop-sla-sweep"
+ACTOR = Actor.system("xop-sla-sweep")
 #: Which clock's breach escalates to which level (when its policy action is ``escalate``).
-ESCALATES_TO = {"l2_response": 3, "l3_recovery": 4}
+ESCALATES_TO = {"l2_response": 3, "l3_recovery": 4, "l4_resolution": EMERGENCY}
 
 
 @cache
@@ -48,15 +52,28 @@ class SweepStats:
     warnings: int = 0
     breaches: int = 0
     escalations: int = 0
+    emergencies: int = 0
+    retargeted: int = 0
     emails: int = 0
     seconds: float = 0.0
     escalated: list[str] = field(default_factory=list)
 
 
 def sweep(engine: Engine, cfg: XopConfig, *, now: datetime, batch_size: int = 5000) -> SweepStats:
-    """Act on every ticket due at ``now``; returns what was done."""
+    """Act on every ticket due at ``now``; returns what was done.
+
+    First, clocks computed under another SLA policy (the config was edited) are retargeted,
+    keeping their starts and pauses, with an ``sla_retargeted`` event per ticket; then the due
+    tickets are claimed and their warnings and breaches handled.
+    """
     started = time.perf_counter()
     stats = SweepStats()
+    while True:
+        with engine.begin() as conn:
+            n = _retarget_stale(conn, cfg, now, batch_size)
+        stats.retargeted += n
+        if n < batch_size:
+            break
     seen: set[int] = set()
     while True:
         with engine.begin() as conn:
@@ -72,6 +89,45 @@ def sweep(engine: Engine, cfg: XopConfig, *, now: datetime, batch_size: int = 50
     return stats
 
 
+def _retarget_stale(conn: Connection, cfg: XopConfig, now: datetime, limit: int) -> int:
+    """Retarget one batch of tickets whose running clocks carry an old policy fingerprint."""
+    stale = clocks.stale_policy_tickets(conn, cfg, limit)
+    if not stale:
+        return 0
+    if conn.dialect.name == "postgresql":  # hold them like a claim: no operation interleaves
+        conn.execute(select(tickets.c.id).where(in_ids(tickets.c.id, stale, conn)).with_for_update())
+    rows = clocks.retarget_clocks(conn, cfg, stale)
+    by_ticket: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_ticket.setdefault(r["ticket_id"], []).append(r)
+    events = [
+        event_row(
+            tid,
+            "sla_retargeted",
+            ACTOR,
+            now,
+            public=False,
+            body="The SLA policy changed: running clocks were recomputed (start and pauses kept).",
+            payload={
+                "policy_version": cfg.fingerprint,
+                "clocks": [
+                    {
+                        "clock": r["name"],
+                        "from_due_at": r["old_due_at"].isoformat() if r["old_due_at"] else None,
+                        "to_due_at": r["due_at"].isoformat(),
+                        "target_seconds": r["target_seconds"],
+                    }
+                    for r in rs
+                ],
+            },
+        )
+        for tid, rs in by_ticket.items()
+    ]
+    insert_events(conn, events)
+    clocks.refresh_next_due(conn, list(stale))
+    return len(stale)
+
+
 def _claim(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
     sql = _sql("sla_due_tickets.sql")
     if conn.dialect.name == "postgresql":
@@ -82,9 +138,7 @@ def _claim(conn: Connection, now: datetime, limit: int) -> list[dict[str, Any]]:
 
 @cache
 def _ticket_types() -> dict[str, Any]:
-    from xop.tickets.tables import tickets
-
-    return {c: tickets.c[c].type for c in ("opened_at", "recovered_at")}
+    return {c: tickets.c[c].type for c in ("opened_at", "recovered_at", "emergency_at")}
 
 
 def _due_clocks(conn: Connection, ids: list[int], now: datetime) -> list[dict[str, Any]]:
@@ -100,182 +154,177 @@ def _due_clocks(conn: Connection, ids: list[int], now: datetime) -> list[dict[st
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-def _reached(cfg: XopConfig, rows: list[dict[str, Any]], now: datetime) -> tuple[np.ndarray, np.ndarray]:
-    """Per clock: breached (bool) and the highest warning fraction reached (0 if none)."""
-    breached = np.array([r["due_at"] <= now for r in rows], dtype=bool)
-    reached = np.zeros(len(rows))
-    now_ns = clocks._ns([now])[0]
-    groups: dict[tuple[str, tuple[float, ...]], list[int]] = {}
-    for i, r in enumerate(rows):
-        groups.setdefault((r["calendar"], cfg.sla_for(r["customer"]).warn_at), []).append(i)
-    for (cal_name, warn_at), idx in groups.items():
-        part = [rows[i] for i in idx]
-        starts = clocks._ns(r["started_at"] for r in part).view("datetime64[ns]")
-        target = np.array([r["target_seconds"] for r in part], dtype=np.int64) * 10**9
-        paused = np.array([r["paused_seconds"] for r in part], dtype=np.int64) * 10**9
-        cal = calendar(cfg, cal_name)
-        best = np.zeros(len(part))
-        for f in sorted(warn_at):
-            at = cal.add_many(
-                starts, (np.round(target * f).astype(np.int64) + paused).view("timedelta64[ns]")
-            )
-            best = np.where(at.view(np.int64) <= now_ns, f, best)
-        reached[idx] = best
-    return breached, reached
+def _breach_action(cfg: XopConfig, r: dict[str, Any], t: dict[str, Any]) -> tuple[str, int | None]:
+    """What a breach does: escalate to a level (the table must allow it) or notify."""
+    action = breach_action(cfg, r["customer"], r["name"])
+    to = ESCALATES_TO.get(r["name"]) if action == "escalate" else None
+    if to is None or level_of(t) >= to or not decide("escalate", t, ACTOR, to_level=to):
+        return "notify", None
+    return "escalate", to
 
 
 def _process(
     conn: Connection, cfg: XopConfig, due: list[dict[str, Any]], now: datetime, stats: SweepStats
 ) -> None:
-    from xop.notify.outbox import enqueue_many
-    from xop.tickets.notices import CLOCK_LABELS, contact_context, emails_for
-
     by_id = {t["id"]: t for t in due}
     rows = _due_clocks(conn, list(by_id), now)
     for r in rows:
         r["customer"] = by_id[r["ticket_id"]]["customer"]
     stats.tickets += len(due)
-    if rows:
-        breached, reached = _reached(cfg, rows, now)
-        warn_rows = [
-            r | {"fraction": f}
-            for r, b, f in zip(rows, breached, reached, strict=True)
-            if not b and f > r["warned_fraction"]
-        ]
-        breach_rows = [r for r, b in zip(rows, breached, strict=True) if b]
+    if not rows:
+        clocks.refresh_next_due(conn, list(by_id))
+        return
+    breached, top_reached = reached(cfg, rows, now)
+    warn_rows = [
+        r | {"fraction": float(f)}
+        for r, b, f in zip(rows, breached, top_reached, strict=True)
+        if not b and f > r["warned_fraction"]
+    ]
+    breach_rows = [r for r, b in zip(rows, breached, strict=True) if b]
 
-        # Clock state first. Claimed tickets are locked (PostgreSQL FOR UPDATE) or the whole
-        # database is (SQLite): no other sweep or ticket operation touches these clocks meanwhile.
-        for r in warn_rows:
-            r["warned_fraction"] = r["fraction"]
-        clocks.schedule(cfg, warn_rows)
-        update_rows(
+    # Clock state first. Claimed tickets are locked (PostgreSQL FOR UPDATE) or the whole
+    # database is (SQLite): no other sweep or ticket operation touches these clocks meanwhile.
+    # A late sweep warns once, for the highest threshold reached; the lower ones count as passed.
+    for r in warn_rows:
+        warn_at = cfg.sla_for(r["customer"]).warn_at
+        r["passed"] = [f for f in warn_at if r["warned_fraction"] < f < r["fraction"]]
+        r["warned_fraction"] = r["fraction"]
+    schedule(cfg, warn_rows)
+    update_rows(
+        conn,
+        ticket_clocks,
+        [
+            {"id": r["id"], "warned_fraction": r["fraction"], "next_check_at": r["next_check_at"]}
+            for r in warn_rows
+        ],
+    )
+    top = {r["customer"]: max(cfg.sla_for(r["customer"]).warn_at, default=0.0) for r in breach_rows}
+    update_rows(
+        conn,
+        ticket_clocks,
+        [
+            {"id": r["id"], "breached_at": now, "next_check_at": None, "warned_fraction": top[r["customer"]]}
+            for r in breach_rows
+        ],
+    )
+
+    # History: one internal event per warning and per breach, inserted in one statement.
+    events = []
+    for r in warn_rows:
+        payload = {
+            "clock": r["name"],
+            "fraction": r["fraction"],
+            "passed": r["passed"],
+            "due_at": r["due_at"],
+        }
+        events.append(event_row(r["ticket_id"], "sla_warning", ACTOR, now, public=False, payload=payload))
+    for r in breach_rows:
+        t = by_id[r["ticket_id"]]
+        r["action"], r["to_level"] = _breach_action(cfg, r, t)
+        r["from_level"] = level_of(t)
+        payload = {"clock": r["name"], "action": r["action"], "due_at": r["due_at"]}
+        events.append(event_row(r["ticket_id"], "sla_breached", ACTOR, now, public=False, payload=payload))
+    insert_events(conn, events)
+    stats.warnings += len(warn_rows)
+    stats.breaches += len(breach_rows)
+
+    # Escalations through the one escalation implementation (a ticket escalates once per sweep).
+    esc = list({r["ticket_id"]: r for r in breach_rows if r["to_level"]}.values())
+    if esc:
+        tickets_ = [by_id[r["ticket_id"]] for r in esc]
+        events_ = escalate_tickets(
             conn,
-            ticket_clocks,
-            [
-                {"id": r["id"], "warned_fraction": r["fraction"], "next_check_at": r["next_check_at"]}
-                for r in warn_rows
+            cfg,
+            tickets_,
+            [r["to_level"] for r in esc],
+            actor=ACTOR,
+            now=now,
+            reason="Automatic escalation: the SLA target of the previous level was missed.",
+            payloads=[
+                {"breached_clock": r["name"], "reason": f"{CLOCK_LABELS[r['name']]} target missed"}
+                for r in esc
             ],
         )
-        top = {r["customer"]: max(cfg.sla_for(r["customer"]).warn_at, default=0.0) for r in breach_rows}
-        update_rows(
-            conn,
-            ticket_clocks,
-            [
-                {
-                    "id": r["id"],
-                    "breached_at": now,
-                    "next_check_at": None,
-                    "warned_fraction": top[r["customer"]],
-                }
-                for r in breach_rows
-            ],
+        for r, t in zip(esc, tickets_, strict=True):
+            t["level"] = min(r["to_level"], 4)
+            if r["to_level"] == EMERGENCY:
+                t["emergency_at"] = now
+                stats.emergencies += 1
+        stats.escalations += len(events_)
+        stats.escalated.extend(t["number"] for t in tickets_)
+
+    # Emergencies of notify breaches: only on a ticket classified critical (anything else tells
+    # the owning level, never management), once per ticket.
+    critical = [
+        (
+            by_id[r["ticket_id"]],
+            _clock_ctx(r, 1.0),
+            f"{CLOCK_LABELS[r['name']]} target missed",
+            r["from_level"],
         )
+        for r in breach_rows
+        if r["action"] == "notify" and by_id[r["ticket_id"]]["urgency"] == "critical"
+    ]
+    called = emergency_events(conn, cfg, critical, actor=ACTOR, now=now, reached=False)
+    emergency_ids = {ev["ticket_id"] for ev in called}
+    stats.emergencies += len(called)
 
-        # History: one internal event per warning and per breach, inserted in one statement.
-        events = []
-        for r in warn_rows + breach_rows:
-            r["owner"] = contact_context(cfg, by_id[r["ticket_id"]]["level"])["email"]
-        for r in warn_rows:
-            events.append(
-                _event(
-                    r,
-                    "sla_warning",
-                    {"clock": r["name"], "fraction": r["fraction"], "due_at": r["due_at"]},
-                    now,
-                )
-            )
-        for r in breach_rows:
-            action = breach_action(cfg, r["customer"], r["name"])
-            to = ESCALATES_TO.get(r["name"]) if action == "escalate" else None
-            if to is not None and by_id[r["ticket_id"]]["level"] >= to:
-                to, action = None, "notify"
-            r["action"], r["to_level"] = action, to
-            events.append(
-                _event(r, "sla_breached", {"clock": r["name"], "action": action, "due_at": r["due_at"]}, now)
-            )
-        for ev, eid in zip(events, insert_rows(conn, ticket_events, events, returning="id"), strict=True):
-            ev["id"] = eid
-        stats.warnings += len(warn_rows)
-        stats.breaches += len(breach_rows)
-
-        # Escalations, grouped by target level, through the one escalation implementation.
-        esc = [r for r in breach_rows if r["to_level"]]
-        if esc:
-            tickets_ = [by_id[r["ticket_id"]] for r in esc]
-            events_ = escalate_tickets(
-                conn,
-                cfg,
-                tickets_,
-                [r["to_level"] for r in esc],
-                actor=ACTOR,
-                now=now,
-                reason="Automatic escalation: the SLA target of the previous level was missed.",
-                payloads=[
-                    {"breached_clock": r["name"], "reason": f"{CLOCK_LABELS[r['name']]} target missed"}
-                    for r in esc
-                ],
-            )
-            for r, t in zip(esc, tickets_, strict=True):
-                t["level"] = r["to_level"]
-            stats.escalations += len(events_)
-            stats.escalated.extend(t["number"] for t in tickets_)
-        # Emails, after the escalations so breach notices show the new level: warnings to the
-        # owning level; breaches to it, plus the emergency contact when the action is notify
-        # (the end of the chain, or a policy that does not escalate). Queued in one statement.
-        emergency = cfg.escalation.emergency
-        emails = []
-        digest = []
-        for r, ev in zip(warn_rows + breach_rows, events, strict=True):
-            t = by_id[r["ticket_id"]]
-            if ev["kind"] == "sla_breached" and r["action"] == "escalate":
-                digest.append((r, ev, t))
-                continue
-            clock_ctx = {
-                "name": r["name"],
-                "label": CLOCK_LABELS[r["name"]],
-                "due_at": r["due_at"],
-                "fraction": ev["payload"].get("fraction", 1.0),
-                "started_at": r["started_at"],
-            }
-            if ev["kind"] == "sla_warning":
-                kind = "sla_warning"
-            else:
-                kind = "emergency" if r["action"] == "notify" else "sla_breach"
-            to = [r["owner"], emergency.email] if kind == "emergency" else [r["owner"]]
-            extra: dict[str, Any] = {"clock": clock_ctx}
-            if kind != "sla_warning":
-                extra["action"] = r["action"]
-            if kind == "emergency":
-                extra |= {"contact": emergency.model_dump(), "owner": contact_context(cfg, t["level"])}
-            emails += emails_for(cfg, kind=kind, ticket=t, event=ev, now=now, recipients=to, extra=extra)
-        if digest:
-            emails += _escalation_digest(cfg, digest, now)
-        stats.emails += enqueue_many(conn, emails)
+    # Emails, after the escalations so breach notices show the new level: warnings and notify
+    # breaches to the owning level (an emergency's email went with its event); automatic
+    # escalations in one digest. Queued in one statement.
+    emails = []
+    digest = []
+    for r, ev in zip(warn_rows + breach_rows, events, strict=True):
+        t = by_id[r["ticket_id"]]
+        if ev["kind"] == "sla_breached" and r["action"] == "escalate":
+            digest.append((r, ev, t))
+            continue
+        if ev["kind"] == "sla_breached" and t["id"] in emergency_ids:
+            continue
+        clock_ctx = _clock_ctx(r, ev["payload"].get("fraction", 1.0))
+        kind = "sla_warning" if ev["kind"] == "sla_warning" else "sla_breach"
+        owner = contact_context(cfg, level_of(t))
+        extra: dict[str, Any] = {"clock": clock_ctx, "contact": owner}
+        if kind == "sla_breach":
+            extra["action"] = r["action"]
+        emails += emails_for(
+            cfg, kind=kind, ticket=t, event=ev, now=now, recipients=[owner["email"]], extra=extra
+        )
+    if digest:
+        emails += _escalation_digest(cfg, digest, now)
+    stats.emails += enqueue_many(conn, emails)
     clocks.refresh_next_due(conn, list(by_id))
+
+
+def _clock_ctx(r: dict[str, Any], fraction: float) -> dict[str, Any]:
+    return {
+        "name": r["name"],
+        "label": CLOCK_LABELS[r["name"]],
+        "due_at": r["due_at"],
+        "fraction": fraction,
+        "started_at": r["started_at"],
+    }
 
 
 def _escalation_digest(cfg: XopConfig, digest: list[tuple[dict, dict, dict]], now: datetime) -> list[dict]:
     """One internal email per batch listing the automatic escalations (not one per ticket:
     a mass breach would flood the support mailbox; each customer got their own email)."""
-    from xop.tickets.notices import CLOCK_LABELS, contact_context
-
     rows = [
         {
             "number": t["number"],
             "subject": t["subject"],
             "customer": t["customer"],
             "urgency": t["urgency"],
-            "from_level": r["to_level"] - 1 if r["to_level"] else t["level"],
-            "to_level": t["level"],
+            "from_level": r["from_level"],
+            "to_level": r["to_level"],
             "clock_label": CLOCK_LABELS[r["name"]],
             "due_at": r["due_at"],
         }
         for r, _, t in digest
     ]
     first_event = min(ev["id"] for _, ev, _ in digest)
-    recipients = dict.fromkeys(contact_context(cfg, t["level"])["email"] for _, _, t in digest)
-    context = {"escalations": rows, "contact": contact_context(cfg, digest[0][2]["level"]), "at": now}
+    recipients = dict.fromkeys(contact_context(cfg, level_of(t))["email"] for _, _, t in digest)
+    context = {"escalations": rows, "contact": contact_context(cfg, level_of(digest[0][2])), "at": now}
     return [
         {
             "kind": "sla_escalations",
@@ -289,16 +338,3 @@ def _escalation_digest(cfg: XopConfig, digest: list[tuple[dict, dict, dict]], no
         }
         for rcpt in recipients
     ]
-
-
-def _event(r: dict[str, Any], kind: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
-    payload = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in payload.items()}
-    return {
-        "ticket_id": r["ticket_id"],
-        "at": now,
-        "actor": ACTOR,
-        "kind": kind,
-        "public": False,
-        "body": "",
-        "payload": payload,
-    }

@@ -55,6 +55,9 @@ tickets = Table(
     Column("rca_sent_at", UTCDateTime),
     Column("resolved_at", UTCDateTime),
     Column("closed_at", UTCDateTime),
+    # When the ticket went beyond Level 4 to Emergency (an L4 miss, a critical notify breach, or
+    # by hand): the level column keeps 4 (product development still owns the work).
+    Column("emergency_at", UTCDateTime),
     Column("reopen_count", Integer, nullable=False, server_default="0"),
     # Earliest instant at which the sweep has something to do for this ticket (a warning or
     # a breach of a running clock). NULL when no clock is running. The sweep reads only this.
@@ -81,6 +84,9 @@ ticket_events = Table(
     Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("actor", String(120), nullable=False),
+    # customer | staff | monitoring | system (xop.tickets.model.Actor); level for staff.
+    Column("actor_kind", String(16)),
+    Column("actor_level", Integer),
     Column("kind", String(32), nullable=False),
     Column("public", Boolean, nullable=False),
     Column("body", Text, nullable=False, server_default=""),
@@ -117,6 +123,15 @@ ticket_clocks = Table(
 )
 Index("ix_ticket_clocks_ticket_id", ticket_clocks.c.ticket_id)
 Index("ix_ticket_clocks_next_check_at", ticket_clocks.c.next_check_at)
+# Running, unbreached clocks by the policy they were computed with: the sweep finds the clocks a
+# policy edit must retarget without scanning finished clocks (xop.tickets.clocks.stale_policy_tickets).
+_running_sql = "met_at IS NULL AND stopped_at IS NULL AND breached_at IS NULL"
+Index(
+    "ix_ticket_clocks_running_policy",
+    ticket_clocks.c.policy_version,
+    sqlite_where=text(_running_sql),
+    postgresql_where=text(_running_sql),
+)
 
 # Counter for human ticket numbers. One row; incremented under a row lock (PostgreSQL) or the
 # database write lock (SQLite), so concurrent opens never share a number.

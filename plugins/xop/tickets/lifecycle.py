@@ -1,0 +1,295 @@
+"""The actions on an existing ticket (a mixin of :class:`xop.tickets.service.TicketService`).
+
+Each one: validate the input, load and lock the ticket, ask the transition table, then write
+the event, the ticket's fields, the clock effects of the table's decision and the emails, in
+one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from xop.core.errors import InvalidInput, InvalidTransition
+from xop.tickets import clocks, validation
+from xop.tickets.closing import closing_report
+from xop.tickets.escalation import escalate_tickets
+from xop.tickets.model import EMERGENCY, MODEL_LEVELS, Actor, level_of
+from xop.tickets.notices import local_time
+
+if TYPE_CHECKING:
+    from xop.tickets.records import Ticket
+
+_LONG = 20000
+_SHORT = 2000
+
+
+class LifecycleActions:
+    """respond, note, classify, escalate, pause, resume, recover, send_rca, resolve, close, reopen."""
+
+    def respond(self, number: str, *, actor: Actor | str, body: str, now: datetime) -> Ticket:
+        """A public reply. Staff of the owning level meet its response clock; a customer's update
+        meets no XOP clock and resumes a ticket that waits on the customer."""
+        now, who = validation.check_now(now), self._actor(actor)
+        body = validation.text("body", body, max_len=_LONG)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            decision = self._require(t, "respond", who)
+            ev = self._event(
+                conn,
+                t,
+                "responded",
+                actor=who,
+                now=now,
+                public=True,
+                body=body,
+                payload={"level": level_of(t)},
+            )
+            d = self._set(conn, t, now, **({"state": decision.state} if decision.state else {}))
+            self._apply(conn, d, decision, now)
+            if who.kind == "customer":
+                if decision.state:  # waiting on the customer, and the customer answered
+                    resumed = self._event(
+                        conn,
+                        t,
+                        "resumed",
+                        actor=who,
+                        now=now,
+                        public=False,
+                        payload={"to_state": decision.state},
+                    )
+                    self._notify(conn, "ticket_updated", d, resumed, now, extra={"update": "resumed"})
+            else:
+                self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "reply"})
+        return self.get(t.number)
+
+    def note(self, number: str, *, actor: Actor | str, body: str, now: datetime) -> Ticket:
+        """An internal note: history only, no email, no clock."""
+        now, who = validation.check_now(now), self._actor(actor)
+        body = validation.text("body", body, max_len=_LONG)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            self._require(t, "note", who)
+            self._event(conn, t, "note", actor=who, now=now, public=False, body=body)
+            self._set(conn, t, now)
+        return self.get(t.number)
+
+    def classify(
+        self, number: str, *, urgency: str, actor: Actor | str, now: datetime, reason: str = ""
+    ) -> Ticket:
+        """Set or change the urgency; running clocks keep their start and pauses, targets change.
+        The customer is told the new classification and what it means for the commitments."""
+        now, who = validation.check_now(now), self._actor(actor)
+        urgency = validation.urgency("urgency", urgency)
+        reason = validation.text("reason", reason, max_len=_SHORT, required=False)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            self._require(t, "classify", who)
+            if t.urgency == urgency:
+                raise InvalidTransition(f"{t.number}: urgency is already {urgency}")
+            ev = self._event(
+                conn,
+                t,
+                "classified",
+                actor=who,
+                now=now,
+                public=True,
+                body=reason,
+                payload={"from": t.urgency, "to": urgency},
+            )
+            d = self._set(conn, t, now, urgency=urgency)
+            clocks.retarget_clocks(conn, self.cfg, {t.id: urgency})
+            clocks.refresh_next_due(conn, [t.id])
+            due = clocks.first_due(conn, [t.id]).get(t.id)
+            self._notify(
+                conn,
+                "ticket_updated",
+                d,
+                ev,
+                now,
+                extra={
+                    "update": "classified",
+                    "previous_urgency": t.urgency,
+                    "next_due": local_time(self.cfg, due["due_at"]) if due and not due["paused"] else None,
+                },
+            )
+        return self.get(t.number)
+
+    def escalate(
+        self, number: str, *, actor: Actor | str, now: datetime, to_level: int | None = None, reason: str = ""
+    ) -> Ticket:
+        """Move the ticket up (default: the next level; 5 is Emergency), start only the new owner's
+        clocks (paused while waiting on the customer), tell the customer who takes over."""
+        now, who = validation.check_now(now), self._actor(actor)
+        reason = validation.text("reason", reason, max_len=_SHORT, required=False)
+        if to_level is not None and (isinstance(to_level, bool) or to_level not in MODEL_LEVELS[1:]):
+            raise InvalidInput("to_level", f"must be 2, 3, 4 or {EMERGENCY} (Emergency); got {to_level!r}")
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            self._require(t, "escalate", who, to_level=to_level)
+            target = level_of(t) + 1 if to_level is None else to_level
+            escalate_tickets(conn, self.cfg, [t.as_dict()], [target], actor=who, now=now, reason=reason)
+        return self.get(t.number)
+
+    def pause(self, number: str, *, actor: Actor | str, now: datetime, reason: str = "") -> Ticket:
+        """Waiting on the customer: every running clock stops counting until resumed."""
+        now, who = validation.check_now(now), self._actor(actor)
+        reason = validation.text("reason", reason, max_len=_SHORT, required=False)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            decision = self._require(t, "pause", who)
+            ev = self._event(
+                conn,
+                t,
+                "paused",
+                actor=who,
+                now=now,
+                public=True,
+                body=reason,
+                payload={"from_state": t.state},
+            )
+            d = self._set(conn, t, now, state=decision.state)
+            self._apply(conn, d, decision, now)
+            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "waiting"})
+        return self.get(t.number)
+
+    def resume(self, number: str, *, actor: Actor | str, now: datetime) -> Ticket:
+        """The wait is over: paused clocks run again, due dates moved by the paused business time."""
+        now, who = validation.check_now(now), self._actor(actor)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            decision = self._require(t, "resume", who)
+            ev = self._event(
+                conn, t, "resumed", actor=who, now=now, public=True, payload={"to_state": decision.state}
+            )
+            d = self._set(conn, t, now, state=decision.state)
+            self._apply(conn, d, decision, now)
+            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "resumed"})
+        return self.get(t.number)
+
+    def recover(self, number: str, *, actor: Actor | str, now: datetime, body: str = "") -> Ticket:
+        """Service is restored (not yet the permanent fix): meets recovery, starts the RCA clock at
+        L3 and above. Recorded once: a second recover is refused."""
+        now, who = validation.check_now(now), self._actor(actor)
+        body = validation.text("body", body, max_len=_LONG, required=False)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            decision = self._require(t, "recover", who)
+            ev = self._event(conn, t, "recovered", actor=who, now=now, public=True, body=body)
+            d = self._set(conn, t, now, state="recovered", recovered_at=now)
+            self._apply(conn, d, decision, now)
+            rca = {c["name"]: c for c in clocks.running(conn, [t.id], ["l3_rca"])}.get("l3_rca")
+            self._notify(
+                conn,
+                "ticket_recovered",
+                d,
+                ev,
+                now,
+                extra={
+                    "rca_due_at": rca["due_at"] if rca else None,
+                    "rca_due": local_time(self.cfg, rca["due_at"]) if rca else None,
+                },
+            )
+        return self.get(t.number)
+
+    def send_rca(
+        self,
+        number: str,
+        *,
+        actor: Actor | str,
+        now: datetime,
+        cause: str,
+        extent: str,
+        actions: str,
+        plan: str,
+    ) -> Ticket:
+        """Record the RCA email (cause, extent, actions taken, resolution plan) and send it."""
+        now, who = validation.check_now(now), self._actor(actor)
+        rca = {
+            "cause": validation.text("cause", cause, max_len=_LONG),
+            "extent": validation.text("extent", extent, max_len=_LONG),
+            "actions": validation.text("actions", actions, max_len=_LONG),
+            "plan": validation.text("plan", plan, max_len=_LONG),
+        }
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            decision = self._require(t, "rca", who)
+            ev = self._event(conn, t, "rca_sent", actor=who, now=now, public=True, payload=rca)
+            d = self._set(conn, t, now, rca_sent_at=now)
+            self._apply(conn, d, decision, now)
+            extra = {"rca": rca | {"actions_taken": rca["actions"], "resolution_plan": rca["plan"]}}
+            self._notify(conn, "rca", d, ev, now, extra=extra)
+        return self.get(t.number)
+
+    def resolve(self, number: str, *, actor: Actor | str, now: datetime, body: str) -> Ticket:
+        """The permanent fix is delivered: meets resolution (and recovery); response clocks stop;
+        an RCA not yet sent stays owed (its clock keeps running, the sweep still handles it)."""
+        now, who = validation.check_now(now), self._actor(actor)
+        body = validation.text("body", body, max_len=_LONG)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            decision = self._require(t, "resolve", who)
+            ev = self._event(conn, t, "resolved", actor=who, now=now, public=True, body=body)
+            d = self._set(conn, t, now, state="resolved", resolved_at=now, recovered_at=t.recovered_at or now)
+            self._apply(conn, d, decision, now)
+            self._notify(conn, "ticket_resolved", d, ev, now)
+        return self.get(t.number)
+
+    def close(self, number: str, *, actor: Actor | str, now: datetime, report: str) -> Ticket:
+        """Close: every clock stops; the closing report goes to the reporter and the customer's
+        management contacts, with each clock's outcome as computed now."""
+        now, who = validation.check_now(now), self._actor(actor)
+        report = validation.text("report", report, max_len=_LONG)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            decision = self._require(t, "close", who)
+            summary = closing_report(conn, self.cfg, t, report, now)  # outcomes before the clocks stop
+            ev = self._event(conn, t, "closed", actor=who, now=now, public=True, body=report)
+            d = self._set(conn, t, now, state="closed", closed_at=now)
+            self._apply(conn, d, decision, now)
+            self._notify(conn, "ticket_closed", d, ev, now, extra={"report": summary})
+        return self.get(t.number)
+
+    def reopen(self, number: str, *, actor: Actor | str, now: datetime, reason: str) -> Ticket:
+        """Reopen a resolved or closed ticket: the owning level's clocks start a new cycle; met
+        clocks of the earlier cycle stay met."""
+        now, who = validation.check_now(now), self._actor(actor)
+        reason = validation.text("reason", reason, max_len=_LONG)
+        with self._tx() as conn:
+            t = self._load(conn, number)
+            decision = self._require(t, "reopen", who)
+            cycle = t.reopen_count + 1
+            ev = self._event(
+                conn, t, "reopened", actor=who, now=now, public=True, body=reason, payload={"cycle": cycle}
+            )
+            clocks.finish_clocks(conn, self.cfg, [t.id], None, now, met=False)  # e.g. an RCA still owed
+            d = self._set(
+                conn,
+                t,
+                now,
+                state="open",
+                reopen_count=cycle,
+                resolved_at=None,
+                closed_at=None,
+                recovered_at=None,
+                rca_sent_at=None,
+            )
+            self._apply(conn, d, decision, now)
+            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "reopened"})
+        return self.get(t.number)
+
+    # typing aids for the mixin (implemented by TicketService)
+    if TYPE_CHECKING:
+        cfg: Any
+
+        def _actor(self, actor: Actor | str) -> Actor: ...
+        def _tx(self) -> Any: ...
+        def _load(self, conn: Any, number: str, *, lock: bool = True) -> Ticket: ...
+        def _event(self, conn: Any, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]: ...
+        def _set(self, conn: Any, t: Ticket, now: datetime, **values: Any) -> dict[str, Any]: ...
+        def _notify(
+            self, conn: Any, kind: str, ticket: dict, event: dict, now: datetime, **kw: Any
+        ) -> None: ...
+        def _require(self, t: Ticket, action: str, actor: Actor, *, to_level: int | None = None) -> Any: ...
+        def _apply(self, conn: Any, d: dict, decision: Any, now: datetime) -> None: ...
+        def get(self, number: str) -> Ticket: ...
