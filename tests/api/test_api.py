@@ -253,18 +253,16 @@ def test_whole_lifecycle_through_every_action(client, clock, api_engine):
         ("pause", {"reason": "waiting for logs"}, "waiting_customer", "paused"),
         ("resume", {}, "open", "resumed"),
         ("recover", {"body": "Rerouted to the spare SBC."}, "recovered", "recovered"),
-        (
-            "rca",
-            {"cause": "SBC firmware", "extent": "all calls", "actions": "rerouted", "plan": "upgrade"},
-            "recovered",
-            "rca_sent",
-        ),
         ("resolve", {"body": "Firmware upgraded."}, "resolved", "resolved"),
         ("close", {"report": "Closed after the upgrade."}, "closed", "closed"),
         ("reopen", {"reason": "It happened again."}, "open", "reopened"),
     ]
     for i, (action, body, state, kind) in enumerate(steps, start=1):
         clock.now = T0 + timedelta(minutes=5 * i)
+        if action == "resolve":  # the RCA email is Level 3's: alice acts as Level 2 (no staff: entry)
+            rca = {"cause": "SBC firmware", "extent": "all calls", "actions": "rerouted", "plan": "upgrade"}
+            refused = client.post(f"{BASE}/tickets/{n}/rca", json=rca)
+            assert refused.status_code == 409 and "Level 3" in refused.text
         t = act(client, n, action, body)
         assert t["state"] == state, action
         assert (t["events"][-1]["kind"], t["events"][-1]["actor"]) == (kind, "alice"), action
@@ -272,8 +270,10 @@ def test_whole_lifecycle_through_every_action(client, clock, api_engine):
     by_name = {(c["name"], c["cycle"]): c["status"] for c in t["clocks"]}
     assert by_name[("l2_response", 0)] == "met"
     assert by_name[("l3_recovery", 0)] == "met"
-    assert by_name[("l3_rca", 0)] == "met"
-    assert by_name[("l2_response", 1)] == "running"
+    assert by_name[("l3_rca", 0)] == "stopped"  # closed before the RCA was sent
+    # Reopened at Level 3: Level 3's clocks start a new cycle, no Level 2 clock.
+    assert by_name[("l3_response", 1)] == "running" and by_name[("l3_recovery", 1)] == "running"
+    assert ("l2_response", 1) not in by_name
     escalate_to_4 = act(client, n, "escalate", {"to_level": 4})
     assert escalate_to_4["level"] == 4
     assert counts(api_engine)["notifications"] > 0  # the service wrote its emails to the outbox
@@ -338,7 +338,7 @@ def test_action_errors_name_the_field_or_rule_and_change_nothing(client, api_eng
             f"{x}/rca",
             {"cause": "c", "extent": "e", "actions": "a", "plan": "p"},
             409,
-            "recovered first",
+            "Level 3",
         ),
         ("GET", f"{BASE}/tickets/XOP-999999", None, 404, "no ticket"),
         ("POST", f"{BASE}/tickets/XOP-999999/note", {"body": "hello"}, 404, "no ticket"),

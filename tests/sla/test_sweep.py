@@ -30,6 +30,8 @@ def open_ticket(svc: TicketService, now: datetime, **kw):
         "reporter_email": "carl@acme.example",
         "now": now,
     } | kw
+    if "urgency" in kw and "actor" not in kw:
+        args["actor"] = "lena"  # only XOP staff (or monitoring) set an urgency; lena acts as L2
     return svc.open(**args)
 
 
@@ -95,17 +97,32 @@ def test_warnings_once_per_threshold_then_escalation(svc, db_engine, xop_config)
     assert (kinds(db_engine, t.number), len(outbox_rows(db_engine))) == before
 
 
-def test_notify_breach_reaches_emergency_contact(svc, db_engine, xop_config):
-    t = open_ticket(svc, chi(2026, 12, 1, 9, 0), urgency="major")
+@pytest.mark.parametrize("urgency", ["major", "critical"])
+def test_notify_breach_reaches_management_only_when_critical(svc, db_engine, xop_config, urgency):
+    t = open_ticket(svc, chi(2026, 12, 1, 9, 0), urgency=urgency)
     t = svc.escalate(t.number, actor="l2", now=chi(2026, 12, 1, 9, 30))
     svc.respond(t.number, actor="l3", body="On it", now=chi(2026, 12, 1, 9, 45))  # meets L3 response
-    svc.recover(t.number, actor="l3", now=chi(2026, 12, 1, 12, 0))  # RCA due in 2 business days
+    svc.recover(t.number, actor="l3", now=chi(2026, 12, 1, 12, 0))  # RCA due in 1 or 2 business days
     s = sweep(db_engine, xop_config, now=chi(2026, 12, 3, 12, 0))
     assert (s.breaches, s.escalations) == (1, 0)
+    assert svc.get(t.number).level == 3  # notify keeps the level
     emergency = outbox_rows(db_engine, "emergency")
+    events = [e for e in svc.history(t.number) if e["kind"] == "emergency"]
+    if urgency == "major":  # not an emergency: the owning level is told, management is not
+        assert emergency == [] and events == []
+        breach = outbox_rows(db_engine, "sla_breach")
+        assert [m["recipient"] for m in breach] == ["support@xopnetworks.com"]
+        return
     assert {m["recipient"] for m in emergency} == {"support@xopnetworks.com", "mgmt@xopnetworks.com"}
     assert "972-590-0219" in emergency[0]["mime"].decode()
-    assert svc.get(t.number).level == 3  # notify keeps the level
+    assert len(events) == 1 and events[0]["payload"]["clock"] == "l3_rca"
+    assert events[0]["payload"]["from_level"] == 3 and events[0]["payload"]["reason"]
+    assert {m["event_id"] for m in emergency} == {events[0]["id"]}  # written together
+    # Once per ticket: a later sweep adds nothing.
+    before = len(outbox_rows(db_engine))
+    sweep(db_engine, xop_config, now=chi(2026, 12, 9, 12, 0))
+    assert len(outbox_rows(db_engine)) == before
+    assert len([e for e in svc.history(t.number) if e["kind"] == "emergency"]) == 1
 
 
 def test_recovery_breach_escalates_to_level4(svc, db_engine, xop_config):

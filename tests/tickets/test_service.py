@@ -37,6 +37,8 @@ def open_ticket(svc: TicketService, now: datetime, **kw) -> object:
         "reporter_email": "carl@acme.example",
         "now": now,
     } | kw
+    if "urgency" in kw and "actor" not in kw:
+        args["actor"] = "lena"  # only XOP staff (or monitoring) set an urgency; lena acts as L2
     return svc.open(**args)
 
 
@@ -124,11 +126,11 @@ def test_invalid_transitions_raise_and_change_nothing(svc, db_engine):
     for level in (3, 4):
         u = svc.escalate(u.number, actor="l2", now=now, to_level=level)
     before = counts(db_engine)
-    with pytest.raises(InvalidTransition, match="nothing above it"):
-        svc.escalate(u.number, actor="l4", now=now)
+    with pytest.raises(InvalidTransition, match="Emergency is Level 4's call"):
+        svc.escalate(u.number, actor="l2", now=now)
     with pytest.raises(InvalidInput, match="to_level"):
-        svc.escalate(u.number, actor="l4", now=now, to_level=5)
-    with pytest.raises(InvalidTransition, match="must go up"):
+        svc.escalate(u.number, actor="l4", now=now, to_level=6)
+    with pytest.raises(InvalidTransition, match="escalation must go up"):
         svc.escalate(u.number, actor="l4", now=now, to_level=3)
     with pytest.raises(InvalidTransition, match="RCA follows recovery"):
         svc.send_rca(u.number, actor="l3", now=now, cause="c", extent="e", actions="a", plan="p")
@@ -136,6 +138,12 @@ def test_invalid_transitions_raise_and_change_nothing(svc, db_engine):
         svc.resume(u.number, actor="l3", now=now)
     with pytest.raises(InvalidTransition):
         svc.reopen(u.number, actor="l3", now=now, reason="again")
+    assert counts(db_engine) == before
+    u = svc.escalate(u.number, actor="l4", now=now)  # Level 4 calls the emergency
+    assert u.emergency_at == now and u.level == 4
+    before = counts(db_engine)
+    with pytest.raises(InvalidTransition, match="nothing is above it"):
+        svc.escalate(u.number, actor="l4", now=now)
     assert counts(db_engine) == before
 
 
@@ -200,10 +208,11 @@ def test_whole_history_moves_the_clocks(svc, db_engine):
     closing = {n["recipient"] for n in outbox_rows(db_engine, "ticket_closed")}
     assert closing == {"carl@acme.example", "ann.boss@acme.example"}
 
-    # Reopen: a new L2 response cycle; met clocks stay met.
+    # Reopen: the owning level's (L4) clock starts a new cycle; no L2 clock; met clocks stay met.
     t = svc.reopen(t.number, actor="carl", now=chi(2026, 12, 14, 9, 0), reason="It happened again")
     assert t.state == "open" and t.reopen_count == 1
-    assert clock(svc, t.number, "l2_response", cycle=1)["due_at"] == chi(2026, 12, 14, 11, 0)
+    assert clock(svc, t.number, "l4_resolution", cycle=1)["due_at"] == chi(2026, 12, 23, 9, 0)
+    assert not [c for c in svc.clocks(t.number) if c["cycle"] == 1 and c["name"] != "l4_resolution"]
     assert clock(svc, t.number, "l2_response", cycle=0)["met_at"] == t0 + timedelta(minutes=30)
     assert clock(svc, t.number, "l3_rca")["met_at"] == chi(2026, 12, 8, 9, 0)
     kinds = [e["kind"] for e in svc.history(t.number)]

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from xop.core.config import XopConfig
 from xop.sla.policy import calendar
+from xop.tickets.model import Actor, actions_for
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -31,15 +32,6 @@ SORTS = {
     "-opened_at": (tickets.c.opened_at, "desc"),
     "updated_at": (tickets.c.updated_at, "asc"),
     "-updated_at": (tickets.c.updated_at, "desc"),
-}
-
-#: Which actions a state allows, mirroring the service's rules (the service stays the authority).
-ACTIONS_BY_STATE = {
-    "open": ["respond", "note", "classify", "escalate", "pause", "recover", "resolve", "close"],
-    "waiting_customer": ["respond", "note", "classify", "escalate", "resume", "recover", "resolve", "close"],
-    "recovered": ["respond", "note", "classify", "escalate", "pause", "rca", "resolve", "close"],
-    "resolved": ["respond", "note", "rca", "close", "reopen"],
-    "closed": ["note", "reopen"],
 }
 
 
@@ -122,8 +114,12 @@ def list_tickets(
     return total, items
 
 
-def ticket_detail(conn: Connection, cfg: XopConfig, number: str, *, now: datetime) -> dict[str, Any] | None:
-    """The ticket with its clocks (standings at ``now``), its events and the allowed actions."""
+def ticket_detail(
+    conn: Connection, cfg: XopConfig, number: str, *, now: datetime, actor: Actor | str | None = None
+) -> dict[str, Any] | None:
+    """The ticket with its clocks (standings at ``now``), its events and the actions ``actor`` may
+    take, read from the transition table (:func:`xop.tickets.model.actions_for`). A plain string
+    is a staff user (level from ``staff:``); no actor: a staff user of the default level."""
     row = conn.execute(select(tickets).where(tickets.c.number == number.strip().upper())).first()
     if row is None:
         return None
@@ -137,7 +133,10 @@ def ticket_detail(conn: Connection, cfg: XopConfig, number: str, *, now: datetim
             select(ticket_events).where(ticket_events.c.ticket_id == t["id"]).order_by(ticket_events.c.id)
         )
     ]
-    t["actions"] = list(ACTIONS_BY_STATE.get(t["state"], []))
+    if not isinstance(actor, Actor):
+        name = actor or "staff"
+        actor = Actor.staff(name, cfg.staff_level(name) if actor else cfg.staff.default_level)
+    t["actions"] = actions_for(t, actor)
     return t
 
 

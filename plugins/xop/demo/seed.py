@@ -50,6 +50,7 @@ def seed_tickets(now: datetime) -> list[str]:
         reporter_name="Pat Operator",
         reporter_email="pat.operator@demo-customer.example",
         urgency="major",
+        actor="lena (L2)",  # only staff and monitoring set an urgency
         now=week_ago,
     )
     svc.respond(
@@ -75,6 +76,7 @@ def seed_tickets(now: datetime) -> list[str]:
         reporter_name="Pat Operator",
         reporter_email="pat.operator@demo-customer.example",
         urgency="minor",
+        actor="lena (L2)",
         now=now,
     )
     return [overdue.number, rca_due.number, fresh.number]
