@@ -350,7 +350,8 @@ def decide(action: str, ticket: Any, actor: Actor, *, to_level: int | None = Non
         return Decision(True, "", d.state, {k: v for k, v in d.clocks.items() if k != "l3_rca"})
     if action == "escalate" and to_level is not None and to_level != level + 1:
         if to_level <= level:
-            return _no(f"the ticket is at {LEVEL_LABELS[level]}; escalation must go up, not to level {to_level}")
+            here = LEVEL_LABELS[level]
+            return _no(f"the ticket is at {here}; escalation must go up, not to level {to_level}")
         if to_level == EMERGENCY and actor.kind == "staff" and (actor.level or 0) < 4:
             return _no("Emergency is Level 4's call (product development), or the sweep's on a miss")
         if actor.kind == "customer":

@@ -95,7 +95,7 @@ def open_fields(
         source = "monitoring"
     elif who.kind == "system":
         raise InvalidInput("actor", "the sweep does not open tickets")
-    source = source or "staff"
+    source = source or "customer"  # staff record what a customer reported, unless told otherwise
     if source not in SOURCES:
         raise InvalidInput("source", f"must be one of {', '.join(SOURCES)}; got {source!r}")
     if isinstance(level, bool) or level not in (1, 2):
