@@ -1,7 +1,7 @@
 """ticket model: who acted (actor kind and level) and when a ticket reached Emergency
 
-Revision ID: i12_0004
-Revises: 0003
+Revision ID: i12_0005
+Revises: 0004_portal
 Create Date: 2026-12-02 00:50:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import xop.db.types
 
-revision = "i12_0004"
-down_revision = "0003"
+revision = "i12_0005"
+down_revision = "0004_portal"
 branch_labels = None
 depends_on = None
 
