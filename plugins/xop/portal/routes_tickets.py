@@ -169,7 +169,9 @@ def _full_session(request: Request) -> Response | None:
 def new_ticket(request: Request) -> Response:
     if refused := _full_session(request):
         return refused
-    return _new_page(request, {"proposed_urgency": "major", "level": "2"})
+    return _new_page(
+        request, {"system": "", "subject": "", "description": "", "proposed_urgency": "major", "level": "2"}
+    )
 
 
 @router.post("/new")
