@@ -178,19 +178,31 @@ CASES: dict[str, tuple[dict, list[str]]] = {
             L3["email"],
         ],
     ),
-    "audit_report": (
+    "publication": (
         {
-            "report": {
-                "title": "Daily audit acme-conf1 2026-07-05",
-                "customer": "acme",
-                "system": "acme-conf1",
-                "period_start": datetime(2026, 7, 5, 5, tzinfo=UTC),
-                "period_end": datetime(2026, 7, 6, 5, tzinfo=UTC),
-            },
-            "body_text": "Attempts: 120",
-            "body_html": Markup('<table id="usage"><tr><td>Attempts</td><td>120</td></tr></table>'),
+            "customer_name": "Acme Conferencing",
+            "folder": "/acme",
+            "files": [
+                {
+                    "name": "acme-conf1-2026-07-05.dump",
+                    "size": 1536,
+                    "sha256": "ab" * 32,
+                    "vendor": None,
+                    "vendor_checksum": None,
+                    "vendor_checksum_algorithm": None,
+                },
+                {
+                    "name": "nec-sv9500-r12.iso",
+                    "size": 3 * 1024**3,
+                    "sha256": "cd" * 32,
+                    "vendor": "NEC",
+                    "vendor_checksum": "ef" * 16,
+                    "vendor_checksum_algorithm": "md5",
+                },
+            ],
+            "pruned": ["acme-conf1-2026-06-01.dump"],
         },
-        ["Daily audit acme-conf1 2026-07-05", "Sun 2026-07-05 00:00 CDT", "Mon 2026-07-06 00:00 CDT"],
+        ["Acme Conferencing", "/acme", "1.5 KiB", "3.0 GiB", "ab" * 32, "NEC", "acme-conf1-2026-06-01.dump"],
     ),
     "dag_failure": (
         {
@@ -237,7 +249,7 @@ SUBJECTS = {
     "sla_breach": "[XOP-000123] SLA BREACH: Level 3 response: ",
     "sla_escalations": "[XOP SLA] 1 ticket escalated automatically: XOP-000123",
     "emergency": "[XOP-000123] EMERGENCY: Level 3 response breached: ",
-    "audit_report": "[XOP audit] Daily audit acme-conf1 2026-07-05",
+    "publication": "[XOP Networks] Published to your FTP folder: acme-conf1-2026-07-05.dump, nec-sv9500",
     "dag_failure": "[XOP Airflow] Failed: xop_sla_sweep.deliver_outbox (scheduled__",
     "portal_signin": "Your sign-in link to the XOP Networks customer portal",
     "portal_link": "[XOP-000123] Your link to the ticket: ",
@@ -286,13 +298,24 @@ def test_internal_emails_say_so(kind: str) -> None:
     assert "Do not forward to customers" in email.html
 
 
-def test_audit_report_inserts_trusted_html_and_escapes_plain_strings() -> None:
-    context = dict(CASES["audit_report"][0])
-    assert '<table id="usage">' in render_email("audit_report", context).html
-    context["body_html"] = "<b>not trusted</b>"
-    html = render_email("audit_report", context).html
-    assert "<b>not trusted</b>" not in html
-    assert "&lt;b&gt;not trusted&lt;/b&gt;" in html
+def test_publication_never_names_a_password() -> None:
+    email = render_email("publication", CASES["publication"][0])
+    assert "password" not in (email.text + email.html).lower()
+    assert "sha256sum -c SHA256SUMS" in email.text
+
+
+def test_footer_signs_with_the_configured_support_identity(tmp_path, monkeypatch) -> None:
+    from tests.conftest import REPO
+
+    config = tmp_path / "xop.yaml"
+    config.write_text(
+        f"extends: {REPO / 'include/config/xop.yaml'}\n"
+        "support:\n  name: Acme NOC for XOP\n  email: noc@xop.example\n  phone: '555-0100'\n"
+    )
+    monkeypatch.setenv("XOP_CONFIG", str(config))
+    email = render_email("publication", CASES["publication"][0])
+    assert "Acme NOC for XOP" in email.text and "noc@xop.example" in email.text
+    assert "support@xopnetworks.com" not in email.text
 
 
 def test_every_template_documents_its_context() -> None:

@@ -13,19 +13,14 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from xop.audit.days import AuditDay
 from xop.audit.findings import SEVERITY_RANK, Finding, worst
 from xop.audit.usage import UsageReport
-from xop.core.paths import TEMPLATES_DIR
+from xop.notify.render import environment
 
-TEMPLATES = TEMPLATES_DIR
 Light = Literal["green", "amber", "red"]
 LIGHT_COLOURS: dict[Light, str] = {"green": "#1f7a3a", "amber": "#b7791f", "red": "#c53030"}
 
@@ -132,23 +127,6 @@ def calls_per_hour_png(usage: UsageReport) -> bytes:
     return buffer.getvalue()
 
 
-@cache
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["local"] = lambda value, tz, fmt="%Y-%m-%d %H:%M %Z": (
-        "" if value is None else value.astimezone(ZoneInfo(tz)).strftime(fmt)
-    )
-    env.filters["num"] = lambda value, digits=1: "–" if value is None else f"{value:,.{digits}f}"
-    env.filters["pct"] = lambda value: "–" if value is None else f"{value * 100:.1f} %"
-    return env
-
-
 def render_report(
     day: AuditDay,
     systems: Sequence[SystemAudit],
@@ -182,7 +160,7 @@ def render_report(
         "subject": subject,
         "ticket_url": ticket_url,
     }
-    env = _environment()
+    env = environment()
     html = env.get_template("audit/report.html.j2")
     cid_src = {name: f"cid:{image.cid}" for name, image in by_system.items()}
     data_src = {

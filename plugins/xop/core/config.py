@@ -213,11 +213,25 @@ class CustomerSpec(_Strict):
 
 
 class SupportSpec(_Strict):
-    """Who the pipeline is, as an email sender, and who gets internal mail."""
+    """Who the pipeline is, as an email sender and signature, and who gets internal mail."""
 
+    name: str = "XOP Networks Support"
+    email: EmailStr = "support@xopnetworks.com"
+    phone: str | None = "972-590-0200, option 2"
+    hours: str = "8 am – 6 pm Central, Mon–Fri"
     sender: str = "XOP Networks Support <support@xopnetworks.com>"
     internal_recipients: tuple[EmailStr, ...] = ("support@xopnetworks.com",)
     ticket_url: str = "https://myxop.com/tickets/{number}"
+
+    @property
+    def identity(self) -> dict[str, str | None]:
+        """Name, email, phone and hours as every email's footer shows them."""
+        return {"name": self.name, "email": str(self.email), "phone": self.phone, "hours": self.hours}
+
+    @property
+    def message_domain(self) -> str:
+        """The domain of the Message-IDs the pipeline writes: the support address's."""
+        return str(self.email).rsplit("@", 1)[1]
 
 
 class Schedules(_Strict):

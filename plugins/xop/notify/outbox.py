@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
+from xop.core.config import load_config
 from xop.core.errors import ConfigError, MailError, PermanentMailError
 from xop.db.bulk import insert_rows
 from xop.notify.mime import (
@@ -58,8 +59,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SENDER = "XOP Networks Support <support@xopnetworks.com>"
-DEFAULT_DOMAIN = "xopnetworks.com"
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_MAX_ATTEMPTS = 10
 #: First retry after about a minute, doubling, never more than an hour apart.
@@ -163,7 +162,7 @@ def _compose(
     attachments: Iterable[Attachment] = (),
     inline_images: Iterable[InlineImage] = (),
     headers: Mapping[str, str] | None = None,
-    domain: str = DEFAULT_DOMAIN,
+    domain: str | None = None,
 ) -> tuple[str, EmailMessage]:
     """Render ``kind`` and assemble the message: (subject, message).
 
@@ -172,6 +171,7 @@ def _compose(
     thread all emails of one ticket.
     """
     rendered = render_email(kind, context, recipient=recipient, at=date)
+    domain = domain or load_config().support.message_domain
     extra_headers = {"Auto-Submitted": "auto-generated"}
     number = _ticket_number(context)
     if number:
@@ -204,11 +204,11 @@ def render_and_enqueue(
     now: datetime,
     ticket_id: int | None = None,
     event_id: int | None = None,
-    sender: str = DEFAULT_SENDER,
+    sender: str | None = None,
     attachments: Iterable[Attachment] = (),
     inline_images: Iterable[InlineImage] = (),
     headers: Mapping[str, str] | None = None,
-    domain: str = DEFAULT_DOMAIN,
+    domain: str | None = None,
 ) -> bool:
     """Render the email ``kind`` now and :func:`enqueue` it; False if already queued.
 
@@ -222,7 +222,7 @@ def render_and_enqueue(
         kind,
         context,
         recipient=recipient,
-        sender=sender,
+        sender=sender or load_config().support.sender,
         dedup_key=dedup_key,
         date=now,
         attachments=attachments,
@@ -282,6 +282,7 @@ def enqueue_many(conn: Connection, items: Iterable[Mapping[str, Any]]) -> int:
     how many rows were new. Cheap enough for a sweep that escalates thousands of tickets.
     """
 
+    support = load_config().support
     rows = []
     for it in items:
         if it["audience"] not in AUDIENCES:
@@ -291,11 +292,11 @@ def enqueue_many(conn: Connection, items: Iterable[Mapping[str, Any]]) -> int:
         rows.append(
             {
                 "dedup_key": it["dedup_key"],
-                "message_id": make_message_id(it["dedup_key"], DEFAULT_DOMAIN),
+                "message_id": make_message_id(it["dedup_key"], support.message_domain),
                 "kind": it["kind"],
                 "audience": it["audience"],
                 "recipient": it["recipient"],
-                "sender": it.get("sender") or DEFAULT_SENDER,
+                "sender": it.get("sender") or support.sender,
                 "context": json_safe(it["context"]),
                 "status": "pending",
                 "attempts": 0,
@@ -471,7 +472,7 @@ def rendered(row: Mapping[str, Any]) -> tuple[str, bytes]:
         row["kind"],
         from_json_safe(row["context"]),
         recipient=row["recipient"],
-        sender=row["sender"] or DEFAULT_SENDER,
+        sender=row["sender"] or load_config().support.sender,
         dedup_key=row["dedup_key"],
         date=row["created_at"],
     )

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import humanize
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
@@ -43,7 +44,7 @@ KINDS: dict[str, Audience] = {
     "sla_breach": "internal",
     "sla_escalations": "internal",
     "emergency": "internal",
-    "audit_report": "internal",
+    "publication": "customer",
     "dag_failure": "internal",
     "portal_signin": "customer",
     "portal_link": "customer",
@@ -51,14 +52,6 @@ KINDS: dict[str, Audience] = {
 
 #: Business hours are US Central; every time in an email is shown there, with CST/CDT.
 CENTRAL = ZoneInfo("America/Chicago")
-
-#: Shown in every footer unless the context passes ``support`` (the seed's L2/L3 row).
-DEFAULT_SUPPORT: dict[str, str] = {
-    "name": "XOP Networks Support",
-    "email": "support@xopnetworks.com",
-    "phone": "972-590-0200, option 2",
-    "hours": "8 am – 6 pm Central, Mon–Fri",
-}
 
 _REPO_ROOT = REPO_ROOT
 
@@ -82,6 +75,26 @@ def central_time(value: datetime, fmt: str = "%a %Y-%m-%d %H:%M %Z") -> str:
     if value.tzinfo is None:
         raise ValueError(f"central: naive datetime {value!r}; pass an aware (UTC) datetime")
     return value.astimezone(CENTRAL).strftime(fmt)
+
+
+def local_time(value: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
+    """An aware time in the zone ``tz`` with the zone named; empty for None."""
+    return "" if value is None else value.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def format_number(value: float | None, digits: int = 1) -> str:
+    """``12,345.6``; an en dash for a figure that could not be computed."""
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def percent_or_dash(fraction: float | None) -> str:
+    """0.987 → ``98.7 %``; an en dash for None."""
+    return "–" if fraction is None else f"{fraction * 100:.1f} %"
+
+
+def human_size(size: int) -> str:
+    """1536 → ``1.5 KiB`` (binary units, as ``ls -lh`` shows them)."""
+    return humanize.naturalsize(size, binary=True, format="%.1f")
 
 
 def percent(fraction: float) -> str:
@@ -114,7 +127,16 @@ def _environment(path: str) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(central=central_time, percent=percent, nl2br=nl2br, paragraphs=paragraphs)
+    env.filters.update(
+        central=central_time,
+        percent=percent,
+        nl2br=nl2br,
+        paragraphs=paragraphs,
+        local=local_time,
+        num=format_number,
+        pct=percent_or_dash,
+        size=human_size,
+    )
     return env
 
 
@@ -140,10 +162,13 @@ def render_email(
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}; known: {', '.join(KINDS)}")
     env = environment()
-    values = {"support": DEFAULT_SUPPORT, **context, "audience": KINDS[kind], "kind": kind}
+    cfg = load_config()
+    # The footer signs with the configured support identity unless the email names its own
+    # (a ticket's owning level).
+    values = {"support": cfg.support.identity, **context, "audience": KINDS[kind], "kind": kind}
     number = _ticket_number(context)
     if recipient and number and KINDS[kind] == "customer":
-        values["ticket_url"] = ticket_link(load_config(), recipient, str(number), now=at)
+        values["ticket_url"] = ticket_link(cfg, recipient, str(number), now=at)
     subjects = env.get_template("email/subjects.j2").make_module(values)
     subject = " ".join(str(getattr(subjects, kind)()).split())
     text = env.get_template(f"email/{kind}.txt.j2").render(values)
