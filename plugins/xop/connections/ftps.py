@@ -26,12 +26,13 @@ import hashlib
 import logging
 import posixpath
 import ssl
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
+
+from tenacity import RetryError, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from xop.connections.read import extra_of, flag, get_connection
 from xop.core.errors import ConfigError, FtpError
@@ -181,11 +182,10 @@ class FtpsClient:
             raise FtpError("not connected: use FtpsClient as a context manager")
         return self._ftp
 
-    def _reconnect(self, attempt: int) -> None:
+    def _reconnect(self) -> None:
         if self._ftp is not None:
             _close_quietly(self._ftp)
             self._ftp = None
-        time.sleep(self.backoff * 2 ** (attempt - 1))
         self.connect()
 
     # -- small verbs --------------------------------------------------------------------------
@@ -326,19 +326,35 @@ class FtpsClient:
     def _resume_after_drop(
         self, tmp: str, total: int, reconnects: int, cause: BaseException
     ) -> tuple[int, int]:
-        """Reconnect (with backoff, up to ``max_reconnects`` in all); returns (reconnects, offset)."""
-        while True:
-            reconnects += 1
-            if reconnects > self.max_reconnects:
-                raise FtpError(
-                    f"upload to {tmp} failed after {self.max_reconnects} reconnects: {cause}"
-                ) from cause
-            try:
-                self._reconnect(reconnects)
-                return reconnects, self._resume_offset(tmp, total)
-            except (FtpError, *DROPPED) as exc:
-                log.warning("reconnect %d to the FTP site failed: %s", reconnects, exc)
-                cause = exc
+        """Reconnect (backoff by tenacity, up to ``max_reconnects`` in all for the upload);
+        returns (reconnects so far, the offset to resume from)."""
+        remaining = self.max_reconnects - reconnects
+        if remaining <= 0:
+            raise FtpError(
+                f"upload to {tmp} failed after {self.max_reconnects} reconnects: {cause}"
+            ) from cause
+        count = reconnects
+
+        def reconnect() -> int:
+            nonlocal count
+            count += 1
+            self._reconnect()
+            return self._resume_offset(tmp, total)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(remaining),
+            wait=wait_exponential(multiplier=self.backoff, max=30),
+            retry=retry_if_exception_type((FtpError, *DROPPED)),
+            before_sleep=lambda state: log.warning(
+                "reconnect %d to the FTP site failed: %s", count, state.outcome.exception()
+            ),
+        )
+        try:
+            offset = retrying(reconnect)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise FtpError(f"upload to {tmp} failed after {self.max_reconnects} reconnects: {last}") from last
+        return count, offset
 
     def _resume_offset(self, tmp: str, total: int) -> int:
         offset = self.size(tmp) or 0
