@@ -65,6 +65,7 @@ def _breach_instant(cfg, c: RefClock, target: int, as_of: datetime) -> datetime:
 def recompute(
     engine, cfg, customer: str, month_start: datetime, month_end: datetime, as_of: datetime
 ) -> dict:
+    """The month's figures of ``customer``, from its raw events in the database."""
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(ticket_events, tickets.c.customer, tickets.c.proposed_urgency, tickets.c.number)
@@ -75,12 +76,18 @@ def recompute(
     by_ticket: dict[int, list] = {}
     for r in rows:
         by_ticket.setdefault(r.ticket_id, []).append(r)
+    return walk(cfg, by_ticket.values(), month_start, month_end, as_of)
 
+
+def walk(cfg, tickets_events, month_start: datetime, month_end: datetime, as_of: datetime) -> dict:
+    """One ticket at a time, one event at a time: each item of ``tickets_events`` is a ticket's
+    events in order (objects with ``at``, ``kind``, ``payload``, ``customer``,
+    ``proposed_urgency``, ``number``)."""
     counts: Counter = Counter()
     used_met: dict[tuple[str, str], list[int]] = {}
     breaches = []
     recoveries, reopened, resolved = [], 0, 0
-    for events in by_ticket.values():
+    for events in tickets_events:
         clocks: list[RefClock] = []
         urgency = None
         level, cycle, recovered, waiting = 2, 0, False, False

@@ -29,9 +29,9 @@ from xop.core.config import XopConfig
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER
 from xop.reports.frames import Frames
 from xop.reports.outcomes import JUDGED, STATUSES, business_seconds, clock_outcomes
+from xop.reports.tally import bincount, codes, distinct_count, group_quantiles, slices
 
 ALL = "*"
-COUNT_COLUMNS = ("clocks", "tickets", *STATUSES)
 
 
 @dataclass(frozen=True)
@@ -113,42 +113,73 @@ def month_index(series: pd.Series, tz: str) -> pd.Series:
     return out.fillna(-1).astype("int64")
 
 
-def _counts(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Clocks per status, tickets, compliance, median/p90 of time used (met clocks) per group."""
-    if df.empty:
-        return pd.DataFrame(columns=[*keys, *COUNT_COLUMNS, "compliance", "median_seconds", "p90_seconds"])
-    status = pd.crosstab([df[k] for k in keys], df["status"])
-    status = status.reindex(columns=list(STATUSES), fill_value=0)
-    grouped = df.groupby(keys, sort=False)
-    out = status.join(grouped.size().rename("clocks")).join(grouped["ticket_id"].nunique().rename("tickets"))
-    judged = out[list(JUDGED)].sum(axis=1)
-    out["compliance"] = (out["met"] / judged).where(judged > 0)
-    done = df[df["status"].isin(("met", "met_late"))]
-    if not done.empty:
-        q = done.groupby(keys)["used_seconds"].quantile([0.5, 0.9]).unstack()
-        out = out.join(q.rename(columns={0.5: "median_seconds", 0.9: "p90_seconds"}))
-    else:
-        out["median_seconds"] = np.nan
-        out["p90_seconds"] = np.nan
-    return out.reset_index()
+NAMES = list(CLOCK_NAMES)
+URGS = list(URGENCY_ORDER)
+N_NAME, N_URG, N_STATUS = len(NAMES), len(URGS), len(STATUSES)
+QS = (0.5, 0.9)
 
 
-def _full_clock_table(counts: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
-    """Every clock × urgency row (zeros where nothing happened), then one "all" row per clock."""
-    grid = pd.MultiIndex.from_product([CLOCK_NAMES, URGENCY_ORDER], names=["name", "urgency"]).to_frame(
-        index=False
-    )
-    table = grid.merge(counts, on=["name", "urgency"], how="left")
-    all_rows = pd.DataFrame({"name": list(CLOCK_NAMES), "urgency": "all"}).merge(
-        totals, on="name", how="left"
-    )
-    table = pd.concat([table, all_rows], ignore_index=True)
-    for col in COUNT_COLUMNS:
-        table[col] = table[col].fillna(0).astype("int64")
-    order = {n: i for i, n in enumerate(CLOCK_NAMES)}
-    urg = {u: i for i, u in enumerate((*URGENCY_ORDER, "all"))}
-    table = table.sort_values(["name", "urgency"], key=lambda s: s.map(order if s.name == "name" else urg))
-    return table.reset_index(drop=True)
+def clock_table(
+    status_counts: np.ndarray,
+    tickets: np.ndarray,
+    quantiles: np.ndarray,
+    total_counts: np.ndarray,
+    total_tickets: np.ndarray,
+    total_quantiles: np.ndarray,
+) -> pd.DataFrame:
+    """One scope's table: per clock, a row per urgency then an "all" row.
+
+    Shapes: ``status_counts`` (clock, urgency, status), ``tickets`` (clock, urgency),
+    ``quantiles`` (clock, urgency, 2); the ``total_*`` ones without the urgency axis.
+    """
+    counts = np.concatenate([status_counts, total_counts[:, None, :]], axis=1)  # (5, 4, 6)
+    tick = np.concatenate([tickets, total_tickets[:, None]], axis=1)
+    quant = np.concatenate([quantiles, total_quantiles[:, None, :]], axis=1)
+    flat = counts.reshape(-1, N_STATUS)
+    table = pd.DataFrame(flat.astype(np.int64), columns=list(STATUSES))
+    table.insert(0, "urgency", [*URGS, "all"] * N_NAME)
+    table.insert(0, "name", np.repeat(NAMES, N_URG + 1))
+    table["clocks"] = flat.sum(axis=1).astype(np.int64)
+    table["tickets"] = tick.reshape(-1).astype(np.int64)
+    judged = flat[:, [STATUSES.index(s) for s in JUDGED]].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["compliance"] = np.where(judged > 0, flat[:, STATUSES.index("met")] / judged, np.nan)
+    table["median_seconds"] = quant.reshape(-1, 2)[:, 0]
+    table["p90_seconds"] = quant.reshape(-1, 2)[:, 1]
+    return table
+
+
+def _tally(out: pd.DataFrame, cust: np.ndarray, n_scopes: int) -> dict[str, np.ndarray]:
+    """Counts, distinct tickets and percentiles of time used, per scope (the last is ALL)."""
+    name = codes(out["name"], NAMES)
+    urg = codes(out["urgency"], URGS)
+    status = codes(out["status"], STATUSES)
+    tid = out["ticket_id"].to_numpy(dtype=np.int64)
+    used = out["used_seconds"].to_numpy(dtype=np.int64)
+    all_ = np.full(len(out), n_scopes - 1)
+    scope = np.concatenate([cust, all_])  # every row once for its customer, once for ALL
+    name2, urg2, status2 = (np.concatenate([a, a]) for a in (name, urg, status))
+    tid2, used2 = np.concatenate([tid, tid]), np.concatenate([used, used])
+    g = (scope * N_NAME + name2) * N_URG + urg2
+    g_total = scope * N_NAME + name2
+    g_size, t_size = n_scopes * N_NAME * N_URG, n_scopes * N_NAME
+    done = np.isin(status2, [STATUSES.index("met"), STATUSES.index("met_late")])
+    return {
+        "counts": bincount(g * N_STATUS + status2, g_size * N_STATUS).reshape(
+            n_scopes, N_NAME, N_URG, N_STATUS
+        ),
+        "tickets": distinct_count(g, tid2, g_size).reshape(n_scopes, N_NAME, N_URG),
+        "quantiles": group_quantiles(np.where(done, g, -1), used2, g_size, QS).reshape(
+            n_scopes, N_NAME, N_URG, 2
+        ),
+        "total_counts": bincount(g_total * N_STATUS + status2, t_size * N_STATUS).reshape(
+            n_scopes, N_NAME, N_STATUS
+        ),
+        "total_tickets": distinct_count(g_total, tid2, t_size).reshape(n_scopes, N_NAME),
+        "total_quantiles": group_quantiles(np.where(done, g_total, -1), used2, t_size, QS).reshape(
+            n_scopes, N_NAME, 2
+        ),
+    }
 
 
 def _mttr(cfg: XopConfig, events: pd.DataFrame, month: Month) -> pd.DataFrame:
@@ -156,21 +187,34 @@ def _mttr(cfg: XopConfig, events: pd.DataFrame, month: Month) -> pd.DataFrame:
     starts = events[events["kind"].isin(("opened", "reopened"))][["ticket_id", "at"]]
     ends = events[events["kind"].isin(("recovered", "resolved"))][["ticket_id", "at"]]
     if starts.empty or ends.empty:
-        return pd.DataFrame(columns=["ticket_id", "at", "started", "seconds"])
+        return pd.DataFrame({"ticket_id": pd.Series(dtype="int64"), "seconds": pd.Series(dtype="int64")})
     starts = starts.rename(columns={"at": "started"}).sort_values("started", kind="stable")
     ends = ends.sort_values("at", kind="stable")
     paired = pd.merge_asof(
         ends, starts, left_on="at", right_on="started", by="ticket_id", direction="backward"
     )
     paired = paired.dropna(subset=["started"]).drop_duplicates(["ticket_id", "started"], keep="first")
-    mask = (paired["at"] >= pd.Timestamp(month.start)) & (paired["at"] < pd.Timestamp(month.end))
-    paired = paired[mask]
-    paired = paired.assign(
-        seconds=business_seconds(
-            cfg, pd.Series("business", index=paired.index), paired["started"], paired["at"]
-        )
+    paired = paired[(paired["at"] >= pd.Timestamp(month.start)) & (paired["at"] < pd.Timestamp(month.end))]
+    seconds = business_seconds(
+        cfg, pd.Series("business", index=paired.index), paired["started"], paired["at"]
     )
-    return paired
+    return pd.DataFrame({"ticket_id": paired["ticket_id"].to_numpy(), "seconds": seconds})
+
+
+def _per_scope_counts(frame: pd.DataFrame, cust: np.ndarray, key: str, n_scopes: int) -> list[pd.DataFrame]:
+    """Tickets per ``key`` value for each scope (customers, then ALL), most first."""
+    inverse, uniq = pd.factorize(frame[key].fillna("(none)"))
+    inverse = inverse.astype(np.int64)
+    uniq = np.asarray(uniq, dtype=object)
+    k = len(uniq)
+    scope = np.concatenate([cust, np.full(len(inverse), n_scopes - 1)])
+    grid = bincount(scope * k + np.concatenate([inverse, inverse]), n_scopes * k).reshape(n_scopes, k)
+    out = []
+    for row in grid:
+        keep = np.nonzero(row > 0)[0]
+        keep = keep[np.lexsort((uniq[keep].astype(str), -row[keep]))]
+        out.append(pd.DataFrame({key: uniq[keep], "tickets": row[keep].astype(np.int64)}))
+    return out
 
 
 def compute(
@@ -179,108 +223,106 @@ def compute(
     """Figures of ``month`` for each customer in ``scopes`` (default: every configured one) and ALL."""
     tz = month.tz
     scopes = list(scopes if scopes is not None else [c.id for c in cfg.customers])
+    n_scopes = len(scopes) + 1  # the last one is ALL
+    t_months = cfg.reports.trend_months
     out = clock_outcomes(cfg, frames.clocks, frames.events, as_of)
-    out["month"] = month_index(out["decided_at"], tz)
-    first = month.shift(1 - cfg.reports.trend_months).index
-    trend_rows = out[(out["month"] >= first) & (out["month"] <= month.index)]
-    this = trend_rows[trend_rows["month"] == month.index]
+    m_index = month_index(out["decided_at"], tz).to_numpy()
+    first = month.shift(1 - t_months).index
+    in_trend = (m_index >= first) & (m_index <= month.index)
+    out, m_index = out[in_trend], m_index[in_trend]
+    this_mask = m_index == month.index
+    this = out[this_mask]
+    cust_all = codes(out["customer"], scopes)
+    cust = cust_all[this_mask]
+    tally = _tally(this, cust, n_scopes)
 
-    both = pd.concat([this, this.assign(customer=ALL)], ignore_index=True)
-    counts = _counts(both, ["customer", "name", "urgency"])
-    totals = _counts(both, ["customer", "name"])
-    trend_all = pd.concat([trend_rows, trend_rows.assign(customer=ALL)], ignore_index=True)
-    trend = _counts(trend_all, ["customer", "month", "name"])
+    # Trend: compliance per scope, month and clock.
+    status = codes(out["status"], STATUSES)
+    name = codes(out["name"], NAMES)
+    scope2 = np.concatenate([cust_all, np.full(len(out), n_scopes - 1)])
+    key = ((scope2 * t_months + np.tile(m_index - first, 2)) * N_NAME + np.tile(name, 2)) * N_STATUS
+    grid = bincount(key + np.tile(status, 2), n_scopes * t_months * N_NAME * N_STATUS).reshape(
+        n_scopes, t_months, N_NAME, N_STATUS
+    )
+    judged = grid[..., [STATUSES.index(s) for s in JUDGED]].sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        compliance = np.where(judged > 0, grid[..., STATUSES.index("met")] / judged, np.nan)
+    labels = [month.shift(-k).label for k in range(t_months - 1, -1, -1)]
 
-    late = both[both["status"].isin(("missed", "met_late"))]
-    breaches = late[
-        [
-            "customer",
-            "number",
-            "subject",
-            "name",
-            "urgency",
-            "cycle",
-            "status",
-            "due_at",
-            "met_at",
-            "late_seconds",
-        ]
-    ].sort_values(["customer", "due_at", "number"])
+    # Breaches of the month, per scope: sorted by customer code, then due time and number.
+    late_mask = this["status"].isin(("missed", "met_late")).to_numpy()
+    late = this.loc[late_mask, BREACH_COLUMNS].assign(_c=cust[late_mask])
+    late = late.sort_values(["due_at", "number"], kind="stable")
+    by_cust = late.sort_values("_c", kind="stable")
+    spans = slices(by_cust["_c"].to_numpy(), n_scopes - 1)
+    late, by_cust = late.drop(columns="_c"), by_cust.drop(columns="_c")
 
+    # Tickets opened in the month, per system and per source.
     t = frames.tickets
     opened = t[(t["opened_at"] >= pd.Timestamp(month.start)) & (t["opened_at"] < pd.Timestamp(month.end))]
-    opened = pd.concat([opened, opened.assign(customer=ALL)], ignore_index=True)
-    by_system = opened.assign(system=opened["system"].fillna("(none)")).groupby(["customer", "system"]).size()
-    by_source = opened.groupby(["customer", "source"]).size()
+    opened_cust = codes(opened["customer"], scopes)
+    systems = _per_scope_counts(opened, opened_cust, "system", n_scopes)
+    sources = _per_scope_counts(opened, opened_cust, "source", n_scopes)
+    n_opened = bincount(opened_cust, n_scopes)
+    n_opened[-1] = len(opened)
 
+    # MTTR and reopen rate from the events.
+    ids = np.concatenate([frames.clocks["ticket_id"].to_numpy(), t["id"].to_numpy()]).astype(np.int64)
+    custs = np.concatenate([frames.clocks["customer"].to_numpy(), t["customer"].to_numpy()])
+    customer_of = pd.Series(custs, index=ids)
+    customer_of = customer_of[~customer_of.index.duplicated()]
     ev = frames.events
-    customer_of = pd.concat(
-        [
-            frames.clocks[["ticket_id", "customer"]],
-            t.rename(columns={"id": "ticket_id"})[["ticket_id", "customer"]],
-        ]
-    )
-    customer_of = customer_of.drop_duplicates("ticket_id").set_index("ticket_id")["customer"]
-    ev = ev.assign(customer=ev["ticket_id"].map(customer_of))
     rec = _mttr(cfg, ev, month)
-    rec = rec.assign(customer=rec["ticket_id"].map(customer_of))
-    rec = pd.concat([rec, rec.assign(customer=ALL)], ignore_index=True)
-    mttr = rec.groupby("customer")["seconds"].agg(["mean", "size"])
-
+    rec_c = codes(rec["ticket_id"].map(customer_of), scopes)
+    rec_n, rec_sum = bincount(rec_c, n_scopes), bincount(rec_c, n_scopes, rec["seconds"].to_numpy(float))
+    rec_n[-1], rec_sum[-1] = len(rec), float(rec["seconds"].sum())
     closing = ev[ev["kind"].isin(("resolved", "closed"))]
-    in_month = closing[
+    closing = closing[
         (closing["at"] >= pd.Timestamp(month.start)) & (closing["at"] < pd.Timestamp(month.end))
     ]
-    first_close = in_month.groupby("ticket_id")["at"].min()
-    reopens = ev[ev["kind"] == "reopened"].groupby("ticket_id")["at"].max()
-    reopened_after = reopens.reindex(first_close.index) > first_close
-    closed_frame = pd.DataFrame(
-        {"customer": customer_of.reindex(first_close.index).to_numpy(), "reopened": reopened_after.to_numpy()}
+    first_close = closing.groupby("ticket_id")["at"].min()
+    last_reopen = ev[ev["kind"] == "reopened"].groupby("ticket_id")["at"].max()
+    was_reopened = (last_reopen.reindex(first_close.index) > first_close).to_numpy()
+    close_c = codes(first_close.index.to_series().map(customer_of), scopes)
+    n_closed, n_reopened = (
+        bincount(close_c, n_scopes),
+        bincount(close_c, n_scopes, was_reopened.astype(float)),
     )
-    closed_frame = pd.concat([closed_frame, closed_frame.assign(customer=ALL)], ignore_index=True)
-    reopen = closed_frame.groupby("customer")["reopened"].agg(["sum", "size"])
+    n_closed[-1], n_reopened[-1] = len(first_close), float(was_reopened.sum())
 
-    labels = [month.shift(-k).label for k in range(cfg.reports.trend_months - 1, -1, -1)]
     result: dict[str, SlaFigures] = {}
-    for scope in [*scopes, ALL]:
-        c = counts[counts["customer"] == scope].drop(columns="customer")
-        tot = totals[totals["customer"] == scope].drop(columns="customer")
-        tr = trend[trend["customer"] == scope]
-        tr = tr.assign(label=tr["month"].map(lambda i: Month(i // 12, i % 12 + 1, tz).label))
-        grid = (
-            tr.pivot(index="label", columns="name", values="compliance") if not tr.empty else pd.DataFrame()
-        )
-        grid = grid.reindex(index=labels, columns=list(CLOCK_NAMES))
-        m = mttr.loc[scope] if scope in mttr.index else None
-        r = reopen.loc[scope] if scope in reopen.index else None
+    for i, scope in enumerate([*scopes, ALL]):
         result[scope] = SlaFigures(
             scope=scope,
             month=month,
             as_of=as_of,
-            by_clock=_full_clock_table(c, tot),
-            breaches=breaches[breaches["customer"] == scope].drop(columns="customer").reset_index(drop=True),
-            by_system=_series_frame(by_system, scope, "system"),
-            by_source=_series_frame(by_source, scope, "source"),
-            trend=grid,
-            mttr_seconds=float(m["mean"]) if m is not None else None,
-            recoveries=int(m["size"]) if m is not None else 0,
-            reopened=int(r["sum"]) if r is not None else 0,
-            resolved=int(r["size"]) if r is not None else 0,
-            tickets_opened=int((opened["customer"] == scope).sum()),
+            by_clock=clock_table(*(tally[k][i] for k in TALLY_KEYS)),
+            breaches=(late if scope == ALL else by_cust.iloc[spans[i]])
+            .drop(columns=[])
+            .reset_index(drop=True),
+            by_system=systems[i],
+            by_source=sources[i],
+            trend=pd.DataFrame(compliance[i], index=pd.Index(labels, name="label"), columns=NAMES),
+            mttr_seconds=float(rec_sum[i] / rec_n[i]) if rec_n[i] else None,
+            recoveries=int(rec_n[i]),
+            reopened=int(n_reopened[i]),
+            resolved=int(n_closed[i]),
+            tickets_opened=int(n_opened[i]),
         )
     return result
 
 
-def _series_frame(series: pd.Series, scope: str, key: str) -> pd.DataFrame:
-    if series.empty or scope not in series.index.get_level_values(0):
-        return pd.DataFrame({key: pd.Series(dtype=object), "tickets": pd.Series(dtype="int64")})
-    part = series.xs(scope, level=0)
-    return (
-        part.rename("tickets")
-        .rename_axis(key)
-        .reset_index()
-        .sort_values(["tickets", key], ascending=[False, True])
-    )
+TALLY_KEYS = ("counts", "tickets", "quantiles", "total_counts", "total_tickets", "total_quantiles")
+BREACH_COLUMNS = [
+    "number",
+    "subject",
+    "name",
+    "urgency",
+    "cycle",
+    "status",
+    "due_at",
+    "met_at",
+    "late_seconds",
+]
 
-
-__all__ = ["ALL", "Month", "SlaFigures", "compute", "month_index"]
+__all__ = ["ALL", "Month", "SlaFigures", "clock_table", "compute", "month_index"]

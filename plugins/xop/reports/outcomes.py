@@ -125,20 +125,30 @@ def clock_outcomes(
 
 def _urgency_at(cfg: XopConfig, df: pd.DataFrame, events: pd.DataFrame, at: pd.Series) -> pd.Series:
     """The ticket's urgency at ``at`` per row: last urgency event before it, else proposed, else default."""
-    left = pd.DataFrame(
-        {"ticket_id": df["ticket_id"].to_numpy(), "at": at.to_numpy(), "row": np.arange(len(df))}
-    )
-    left = left.sort_values("at", kind="stable")
-    value = pd.Series(np.nan, index=df.index, dtype=object)
+    value = np.full(len(df), None, dtype=object)
     if not events.empty:
         right = events.loc[events["urgency"].notna(), ["ticket_id", "at", "urgency"]]
-        right = right.astype({"ticket_id": left["ticket_id"].dtype}).sort_values("at", kind="stable")
         if not right.empty:
-            merged = pd.merge_asof(left, right, on="at", by="ticket_id", direction="backward")
-            value.iloc[merged["row"].to_numpy()] = merged["urgency"].to_numpy()
-    value = value.fillna(df["proposed_urgency"])
+            left = pd.DataFrame(
+                {
+                    "ticket_id": df["ticket_id"].to_numpy(dtype=np.int64),
+                    "t": _ns(at),
+                    "row": np.arange(len(df)),
+                }
+            ).sort_values("t", kind="stable")
+            right = pd.DataFrame(
+                {
+                    "ticket_id": right["ticket_id"].to_numpy(dtype=np.int64),
+                    "t": _ns(right["at"]),
+                    "urgency": right["urgency"].to_numpy(dtype=object),
+                }
+            ).sort_values("t", kind="stable")
+            merged = pd.merge_asof(left, right, on="t", by="ticket_id", direction="backward")
+            value[merged["row"].to_numpy()] = merged["urgency"].to_numpy(dtype=object)
+    series = pd.Series(value, index=df.index, dtype=object)
+    series = series.where(series.notna(), df["proposed_urgency"])
     defaults = df["customer"].map({c: cfg.sla_for(c).default_urgency for c in pd.unique(df["customer"])})
-    return value.fillna(defaults).astype(object)
+    return series.where(series.notna(), defaults).astype(object)
 
 
 __all__ = ["CLOCK_LEVEL", "DT_COLUMNS", "JUDGED", "STATUSES", "business_seconds", "clock_outcomes"]
