@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xop.api import routes
+from xop.api import routes, sla_reports
 from xop.api.deps import UserDep
 from xop.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from xop.api.idempotency import IdempotencyKeyInProgress
@@ -24,6 +24,7 @@ WEB = Path(__file__).resolve().parents[1] / "web"
 #: The page's files; nothing else in the folder is served.
 STATIC = {
     "app.js": "text/javascript; charset=utf-8",
+    "reports.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
@@ -111,6 +112,7 @@ def create_app() -> FastAPI:
     app.state.clock = None
     _install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(sla_reports.router)  # i17: clock timeline and compliance view
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request, _user: UserDep) -> dict[str, Any]:
