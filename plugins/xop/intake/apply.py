@@ -1,0 +1,254 @@
+"""Turn one message into its outcome, exactly once: one transaction per message.
+
+In that transaction, in this order:
+
+1. the message is recorded in ``inbound_messages`` by its key (Message-ID, or the hash of its
+   bytes). If the key is already there, the message was processed before (a rerun after a crash
+   between commit and move, or a parallel run): nothing else happens. On PostgreSQL the unique
+   index makes a parallel run's insert wait for the first commit, then do nothing; on SQLite the
+   write lock taken at BEGIN serialises the runs.
+2. the ticket action (open, respond, reopen, close, escalate) through the ticket service, on
+   this same connection: its events, clocks and outbox rows commit with the record, or nothing
+   does. A refused action (the ticket model says no) quarantines the message instead.
+3. the attachments, with their sha256, in the database or the configured directory.
+
+Only after the commit may the caller move the message out of the inbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from xop.core.config import XopConfig
+from xop.core.errors import TicketError
+from xop.intake import store
+from xop.intake.parse import Parsed, parse
+from xop.intake.steps import Context, Decision, decide
+from xop.intake.tables import inbound_messages, notification_bounces
+from xop.tickets import TicketService
+from xop.tickets.tables import ticket_events
+
+try:  # the ticket model's actors (agent i12); a plain name until they land
+    from xop.tickets import Actor
+except ImportError:  # pragma: no cover - removed once Actor is on main
+    Actor = None
+
+log = logging.getLogger(__name__)
+
+SUBJECT_MAX = 200
+BODY_MAX = 20000
+
+
+def customer_actor(address: str | None) -> Any:
+    who = address or "unknown sender"
+    return Actor.customer(who) if Actor is not None else who
+
+
+class _OneConnection:
+    """An engine-shaped view of one open connection: the ticket service's transactions become
+    savepoints of the intake's transaction, so the service's writes commit with the record."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
+        self.url = conn.engine.url
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self._conn.begin_nested():
+            yield self._conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        yield self._conn
+
+
+def service_on(conn: Connection, cfg: XopConfig) -> TicketService:
+    """A ticket service whose every action runs inside ``conn``'s transaction."""
+    return TicketService(_OneConnection(conn), cfg)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: str  # an inbound_messages outcome, or "duplicate" (recorded before)
+    key: str
+    reason: str = ""
+    ticket: str | None = None
+
+
+def insert_ignoring_conflicts(conn: Connection, table):
+    """``INSERT ... ON CONFLICT DO NOTHING`` of the connection's dialect (PostgreSQL, SQLite)."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return insert(table).on_conflict_do_nothing()
+
+
+def _clip(text: str, limit: int, what: str) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    note = f"\n\n[{what} shortened to {limit} characters; the full message is kept as the source]"
+    return text[: limit - len(note)] + note
+
+
+def _subject(msg: Parsed) -> str:
+    return _clip(msg.subject or "(no subject)", SUBJECT_MAX, "subject").splitlines()[0][:SUBJECT_MAX]
+
+
+def _claim(conn: Connection, msg: Parsed, *, folder: str, now: datetime, outcome: str, reason: str) -> tuple[int | None, str]:
+    """Insert the record; (id, key), or (None, key) when the key was recorded before."""
+    key = msg.message_key
+    for _ in range(2):
+        row = {
+            "message_key": key[:300],
+            "message_id": msg.message_id,
+            "sha256": msg.sha256,
+            "folder": folder,
+            "received_at": now,
+            "sender": (msg.sender or "")[:254] or None,
+            "subject": msg.subject,
+            "size": len(msg.raw),
+            "outcome": outcome,
+            "reason": reason,
+            "raw": msg.raw,
+        }
+        new = conn.execute(insert_ignoring_conflicts(conn, inbound_messages).values(**row).returning(inbound_messages.c.id)).scalar()
+        if new is not None:
+            return new, key
+        seen = conn.execute(
+            select(inbound_messages.c.sha256).where(inbound_messages.c.message_key == key[:300])
+        ).scalar()
+        if seen == msg.sha256 or key != msg.message_id:
+            return None, key
+        # Same Message-ID, different bytes: another message reusing the id. Keep it, by its hash.
+        key = f"{msg.message_id} sha256:{msg.sha256}"
+        reason = (reason + "; " if reason else "") + f"reuses the Message-ID of an earlier message"
+    return None, key
+
+
+def _last_event(conn: Connection, ticket_id: int) -> int | None:
+    return conn.execute(select(func.max(ticket_events.c.id)).where(ticket_events.c.ticket_id == ticket_id)).scalar()
+
+
+def _open(svc: TicketService, msg: Parsed, d: Decision, now: datetime, body: str, note: str = ""):
+    return svc.open(
+        customer=d.customer,
+        system=d.system,
+        subject=_subject(msg),
+        description=_clip((note + "\n\n" + body).strip() if note else body, BODY_MAX, "message"),
+        reporter_name=(d.contact_name or msg.sender or "customer")[:120],
+        reporter_email=msg.sender,
+        source="customer",
+        level=2,
+        actor=customer_actor(msg.sender),
+        now=now,
+    )
+
+
+def _follow_up(svc: TicketService, cfg: XopConfig, msg: Parsed, d: Decision, now: datetime) -> tuple[Any, str]:
+    """Act on the ticket a reply belongs to; returns (ticket, what was done)."""
+    t = d.ticket
+    actor = customer_actor(msg.sender)
+    body = _clip(msg.reply_text, BODY_MAX, "message") or "(empty message)"
+    rest = "\n".join(body.splitlines()[1:]).strip()
+    if d.command == "close" and t["state"] != "closed":
+        return svc.close(t["number"], actor=actor, now=now, report=rest or f"Closed by {msg.sender} by email."), "closed"
+    if d.command == "escalate" and t["state"] not in ("closed", "resolved"):
+        done = svc.escalate(t["number"], actor=actor, now=now, reason=rest or f"Escalated by {msg.sender} by email.")
+        return done, f"escalated to level {done.level}"
+    if t["state"] == "closed":
+        closed_at = t["closed_at"]
+        if closed_at is not None and now - closed_at <= timedelta(seconds=cfg.intake.reopen_window_seconds):
+            return svc.reopen(t["number"], actor=actor, now=now, reason=body), "reopened"
+        d.customer = t["customer"]
+        d.system = t["system"]
+        note = f"Follow-up to {t['number']}, closed {closed_at:%Y-%m-%d} (after the reopen window)."
+        return _open(svc, msg, d, now, body, note), f"opened a new ticket following up {t['number']}"
+    done = svc.respond(t["number"], actor=actor, body=body, now=now)
+    if done.state == "waiting_customer":  # the customer answered: clocks run again
+        done = svc.resume(t["number"], actor=actor, now=now)
+    return done, "customer update"
+
+
+def _act(conn: Connection, cfg: XopConfig, msg: Parsed, d: Decision, now: datetime, inbound_id: int) -> dict[str, Any]:
+    """The ticket action of a message that passed the steps; values for its record."""
+    svc = service_on(conn, cfg)
+    if d.outcome == "bounce":
+        rows = [
+            {
+                "notification_id": b.notification_id,
+                "inbound_message_id": inbound_id,
+                "recipient": b.recipient[:254],
+                "action": b.action,
+                "status": b.status,
+                "diagnostic": b.diagnostic,
+                "at": now,
+            }
+            for b in d.bounces
+            if b.notification_id is not None
+        ]
+        if rows:
+            conn.execute(insert_ignoring_conflicts(conn, notification_bounces), rows)
+        return {}
+    if d.outcome is not None:
+        return {}
+    try:
+        if d.ticket is not None:
+            ticket, done = _follow_up(svc, cfg, msg, d, now)
+            outcome = "opened" if ticket.number != d.ticket["number"] else "updated"
+            reason = f"{done} ({d.matched_by})"
+        else:
+            ticket = _open(svc, msg, d, now, _clip(msg.text, BODY_MAX, "message"))
+            outcome, reason = "opened", f"new ticket from {msg.sender}"
+    except TicketError as exc:
+        return {"outcome": "quarantined", "reason": f"the ticket service refused it: {exc}"}
+    event_id = _last_event(conn, ticket.id)
+    stored = store.save_parts(conn, cfg, msg.parts, inbound_id=inbound_id, ticket_id=ticket.id, event_id=event_id, now=now)
+    if stored:
+        reason += f"; {stored} attachment(s)"
+    return {
+        "outcome": outcome,
+        "reason": reason,
+        "customer": ticket.customer,
+        "ticket_id": ticket.id,
+        "event_id": event_id,
+        "_number": ticket.number,
+    }
+
+
+def process(engine: Engine, cfg: XopConfig, raw: bytes, *, now: datetime, folder: str = "INBOX") -> Result:
+    """Process one message in one transaction (see the module docstring)."""
+    msg = parse(raw)
+    with engine.begin() as conn:
+        d = decide(msg, Context(conn=conn, cfg=cfg, now=now))
+        inbound_id, key = _claim(
+            conn, msg, folder=folder, now=now, outcome=d.outcome or "quarantined", reason=d.reason
+        )
+        if inbound_id is None:
+            return Result("duplicate", key)
+        values = _act(conn, cfg, msg, d, now, inbound_id)
+        number = values.pop("_number", None)
+        if d.customer and "customer" not in values:
+            values["customer"] = d.customer
+        if values:
+            conn.execute(update(inbound_messages).where(inbound_messages.c.id == inbound_id).values(**values))
+        outcome = values.get("outcome", d.outcome)
+        return Result(outcome, key, values.get("reason", d.reason), number)
+
+
+def quarantine_failure(engine: Engine, raw: bytes, *, now: datetime, folder: str, error: str) -> Result:
+    """Record a message whose processing failed unexpectedly, so it is kept for a person to decide."""
+    msg = parse(raw)
+    with engine.begin() as conn:
+        inbound_id, key = _claim(
+            conn, msg, folder=folder, now=now, outcome="quarantined", reason=f"intake error: {error}"[:2000]
+        )
+    return Result("quarantined" if inbound_id else "duplicate", key, f"intake error: {error}")

@@ -1,0 +1,30 @@
+"""Attachments over the per-message or per-ticket limit send the message to quarantine (kept whole)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from xop.intake.parse import Parsed
+from xop.intake.steps import Context, Decision
+from xop.intake.tables import attachments
+
+
+def size_check(msg: Parsed, d: Decision, ctx: Context) -> None:
+    size = msg.attachment_bytes
+    if not size:
+        return
+    limit = ctx.spec.max_message_attachment_bytes
+    if size > limit:
+        d.settle("quarantined", f"attachments of {size} bytes exceed intake.max_message_attachment_bytes ({limit})")
+        return
+    if d.ticket is not None:
+        stored = ctx.conn.execute(
+            select(func.coalesce(func.sum(attachments.c.size), 0)).where(attachments.c.ticket_id == d.ticket["id"])
+        ).scalar_one()
+        limit = ctx.spec.max_ticket_attachment_bytes
+        if stored + size > limit:
+            d.settle(
+                "quarantined",
+                f"{d.ticket['number']} already has {stored} bytes of attachments; {size} more would exceed "
+                f"intake.max_ticket_attachment_bytes ({limit})",
+            )
