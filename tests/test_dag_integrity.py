@@ -18,6 +18,7 @@ EXPECTED = {
     "xop_daily_audit",
     "xop_publish_recovery_images",
     "xop_restore_database",
+    "xop_mail_intake",
 }
 
 

@@ -27,12 +27,13 @@ def dovecot() -> Iterator[Dovecot]:
 def _wipe(server: Dovecot) -> None:
     c = server.client()
     try:
-        typ, folders = c.list()
+        _, folders = c.list()
         for line in folders or []:
             name = line.decode().rsplit(' "/" ', 1)[-1].strip('"')
-            c.select(f'"{name}"')
-            c.store("1:*", "+FLAGS.SILENT", r"(\Deleted)")
-            c.expunge()
+            _, data = c.select(f'"{name}"')
+            if int(data[0]):
+                c.store("1:*", "+FLAGS.SILENT", r"(\Deleted)")
+                c.expunge()
             c.close()
             if name != "INBOX":
                 c.delete(f'"{name}"')

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import email.policy
 import uuid
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import UTC, datetime
 
 DATE = format_datetime(datetime(2026, 12, 1, 14, 55, tzinfo=UTC))
 
@@ -39,14 +40,16 @@ def mail(
     for name, ctype, data in attachments:
         maintype, subtype = ctype.split("/")
         m.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-    return bytes(m)
+    return m.as_bytes(policy=email.policy.SMTP)  # CRLF, as stored by the server
 
 
 def raw(headers: str, body: bytes | str) -> bytes:
     """Hand-made bytes (charsets and encodings exactly as given), CRLF line ends."""
     if isinstance(body, str):
         body = body.encode("ascii")
-    return headers.strip("\n").replace("\n", "\r\n").encode("ascii") + b"\r\n\r\n" + body.replace(b"\n", b"\r\n")
+    return (
+        headers.strip("\n").replace("\n", "\r\n").encode("ascii") + b"\r\n\r\n" + body.replace(b"\n", b"\r\n")
+    )
 
 
 def latin1_qp(sender: str = "noc@acme.example") -> bytes:
@@ -172,4 +175,9 @@ Message-ID: {original_message_id}
 
 def out_of_office(*, with_header: bool = True, sender: str = "noc@acme.example") -> bytes:
     headers = {"Auto-Submitted": "auto-replied", "X-Autoreply": "yes"} if with_header else {}
-    return mail(sender=sender, subject="Out of Office: [XOP-000001] Ticket opened", body="I am away until Monday.", headers=headers)
+    return mail(
+        sender=sender,
+        subject="Out of Office: [XOP-000001] Ticket opened",
+        body="I am away until Monday.",
+        headers=headers,
+    )

@@ -15,6 +15,7 @@ with ``BODY.PEEK[]`` and UID MOVE, which :class:`Mailbox` issues through the hoo
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import re
 import ssl
@@ -57,9 +58,7 @@ class MailboxHook(ImapHook):
         timeout = float(extra.get("timeout", 60))
         try:
             if security == "ssl":
-                return imaplib.IMAP4_SSL(
-                    conn.host, conn.port or 993, ssl_context=context, timeout=timeout
-                )
+                return imaplib.IMAP4_SSL(conn.host, conn.port or 993, ssl_context=context, timeout=timeout)
             client = imaplib.IMAP4(conn.host, conn.port or 143, timeout=timeout)
             client.starttls(ssl_context=context)
             return client
@@ -100,7 +99,9 @@ class Mailbox:
     def __enter__(self) -> Mailbox:
         self.client = self.hook.get_conn().mail_client
         typ, data = self.client.capability()  # after login: the server lists MOVE, UIDPLUS now
-        caps = {c.upper() for c in b" ".join(data).decode("ascii", "replace").split()} if typ == "OK" else set()
+        caps = (
+            {c.upper() for c in b" ".join(data).decode("ascii", "replace").split()} if typ == "OK" else set()
+        )
         self.can_move = "MOVE" in caps
         self._uidplus = "UIDPLUS" in caps
         _ok(self.client.select(_quote(self.folder)), f"SELECT {self.folder}")
@@ -110,10 +111,8 @@ class Mailbox:
         client, self.client = self.client, None
         if client is None:
             return
-        try:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):  # already gone: nothing to close
             client.logout()
-        except (OSError, imaplib.IMAP4.error):
-            pass  # already gone: nothing to close
 
     def _uid(self, *args: str) -> list[Any]:
         assert self.client is not None, "use Mailbox as a context manager"
@@ -133,12 +132,32 @@ class Mailbox:
         data = self._uid("SEARCH", "UNDELETED")
         return sorted(int(x) for x in b" ".join(d for d in data if d).split())
 
+    def still_here(self, uids: Iterable[int]) -> list[int]:
+        """Those of ``uids`` still in the folder (another session may have moved some)."""
+        uid_set = ",".join(map(str, uids))
+        if not uid_set:
+            return []
+        self.client.noop()  # take in the other sessions' expunges
+        data = self._uid("SEARCH", "UID", uid_set, "UNDELETED")
+        return sorted(int(x) for x in b" ".join(d for d in data if d).split())
+
+    def _retrying_gone(self, command: str, uids: list[int], *args: str) -> list[Any]:
+        try:
+            return self._uid(command, ",".join(map(str, uids)), *args)
+        except MailboxError as exc:
+            if "EXPUNGEISSUED" not in str(exc):
+                raise
+        remaining = self.still_here(uids)  # a parallel run moved some: act on the rest
+        return self._uid(command, ",".join(map(str, remaining)), *args) if remaining else []
+
     def fetch(self, uids: Iterable[int]) -> Iterator[tuple[int, bytes]]:
-        """``(uid, raw message)`` of each UID, with ``BODY.PEEK[]`` (the \\Seen flag is not set)."""
+        """``(uid, raw message)`` of each UID, with ``BODY.PEEK[]`` (the \\Seen flag is not set).
+
+        UIDs that are gone meanwhile (moved by a parallel run) are skipped."""
         uids = list(uids)
         if not uids:
             return
-        data = self._uid("FETCH", ",".join(map(str, uids)), "(UID BODY.PEEK[])")
+        data = self._retrying_gone("FETCH", uids, "(UID BODY.PEEK[])")
         for item in data:
             if isinstance(item, tuple) and len(item) == 2:
                 m = _FETCH_ITEM.search(item[0])
@@ -147,11 +166,12 @@ class Mailbox:
 
     def move(self, uids: Iterable[int], folder: str) -> None:
         """Move messages to ``folder`` (RFC 6851 MOVE, else COPY + \\Deleted + expunge)."""
+        uids = list(uids)
         uid_set = ",".join(map(str, uids))
         if not uid_set:
             return
         if self.can_move:
-            self._uid("MOVE", uid_set, _quote(folder))
+            self._retrying_gone("MOVE", list(uids), _quote(folder))
             return
         self._uid("COPY", uid_set, _quote(folder))
         self._uid("STORE", uid_set, "+FLAGS.SILENT", r"(\Deleted)")

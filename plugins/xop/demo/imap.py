@@ -110,7 +110,9 @@ class Dovecot:
             os.chown(d / "passwd", internal.pw_uid, internal.pw_gid)
         conf = d / "dovecot.conf"
         conf.write_text(
-            _conf(d, port=self.port, starttls_port=self.starttls_port, uid=uid, gid=gid, cert=self.cert, key=key)
+            _conf(
+                d, port=self.port, starttls_port=self.starttls_port, uid=uid, gid=gid, cert=self.cert, key=key
+            )
         )
         self._process = subprocess.Popen(
             [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -186,11 +188,11 @@ class Dovecot:
         c = self.client()
         try:
             c.select(f'"{folder}"', readonly=True)
-            typ, data = c.uid("SEARCH", "ALL")
+            _, data = c.uid("SEARCH", "ALL")
             uids = data[0].split()
             if not uids:
                 return []
-            typ, data = c.uid("FETCH", b",".join(uids).decode(), "(BODY.PEEK[])")
+            _, data = c.uid("FETCH", b",".join(uids).decode(), "(BODY.PEEK[])")
             return [item[1] for item in data if isinstance(item, tuple)]
         finally:
             c.logout()

@@ -103,7 +103,9 @@ def _subject(msg: Parsed) -> str:
     return _clip(msg.subject or "(no subject)", SUBJECT_MAX, "subject").splitlines()[0][:SUBJECT_MAX]
 
 
-def _claim(conn: Connection, msg: Parsed, *, folder: str, now: datetime, outcome: str, reason: str) -> tuple[int | None, str]:
+def _claim(
+    conn: Connection, msg: Parsed, *, folder: str, now: datetime, outcome: str, reason: str
+) -> tuple[int | None, str]:
     """Insert the record; (id, key), or (None, key) when the key was recorded before."""
     key = msg.message_key
     for _ in range(2):
@@ -120,7 +122,9 @@ def _claim(conn: Connection, msg: Parsed, *, folder: str, now: datetime, outcome
             "reason": reason,
             "raw": msg.raw,
         }
-        new = conn.execute(insert_ignoring_conflicts(conn, inbound_messages).values(**row).returning(inbound_messages.c.id)).scalar()
+        new = conn.execute(
+            insert_ignoring_conflicts(conn, inbound_messages).values(**row).returning(inbound_messages.c.id)
+        ).scalar()
         if new is not None:
             return new, key
         seen = conn.execute(
@@ -130,12 +134,14 @@ def _claim(conn: Connection, msg: Parsed, *, folder: str, now: datetime, outcome
             return None, key
         # Same Message-ID, different bytes: another message reusing the id. Keep it, by its hash.
         key = f"{msg.message_id} sha256:{msg.sha256}"
-        reason = (reason + "; " if reason else "") + f"reuses the Message-ID of an earlier message"
+        reason = (reason + "; " if reason else "") + "reuses the Message-ID of an earlier message"
     return None, key
 
 
 def _last_event(conn: Connection, ticket_id: int) -> int | None:
-    return conn.execute(select(func.max(ticket_events.c.id)).where(ticket_events.c.ticket_id == ticket_id)).scalar()
+    return conn.execute(
+        select(func.max(ticket_events.c.id)).where(ticket_events.c.ticket_id == ticket_id)
+    ).scalar()
 
 
 def _open(svc: TicketService, msg: Parsed, d: Decision, now: datetime, body: str, note: str = ""):
@@ -153,16 +159,22 @@ def _open(svc: TicketService, msg: Parsed, d: Decision, now: datetime, body: str
     )
 
 
-def _follow_up(svc: TicketService, cfg: XopConfig, msg: Parsed, d: Decision, now: datetime) -> tuple[Any, str]:
+def _follow_up(
+    svc: TicketService, cfg: XopConfig, msg: Parsed, d: Decision, now: datetime
+) -> tuple[Any, str]:
     """Act on the ticket a reply belongs to; returns (ticket, what was done)."""
     t = d.ticket
     actor = customer_actor(msg.sender)
     body = _clip(msg.reply_text, BODY_MAX, "message") or "(empty message)"
     rest = "\n".join(body.splitlines()[1:]).strip()
     if d.command == "close" and t["state"] != "closed":
-        return svc.close(t["number"], actor=actor, now=now, report=rest or f"Closed by {msg.sender} by email."), "closed"
+        return svc.close(
+            t["number"], actor=actor, now=now, report=rest or f"Closed by {msg.sender} by email."
+        ), "closed"
     if d.command == "escalate" and t["state"] not in ("closed", "resolved"):
-        done = svc.escalate(t["number"], actor=actor, now=now, reason=rest or f"Escalated by {msg.sender} by email.")
+        done = svc.escalate(
+            t["number"], actor=actor, now=now, reason=rest or f"Escalated by {msg.sender} by email."
+        )
         return done, f"escalated to level {done.level}"
     if t["state"] == "closed":
         closed_at = t["closed_at"]
@@ -178,7 +190,9 @@ def _follow_up(svc: TicketService, cfg: XopConfig, msg: Parsed, d: Decision, now
     return done, "customer update"
 
 
-def _act(conn: Connection, cfg: XopConfig, msg: Parsed, d: Decision, now: datetime, inbound_id: int) -> dict[str, Any]:
+def _act(
+    conn: Connection, cfg: XopConfig, msg: Parsed, d: Decision, now: datetime, inbound_id: int
+) -> dict[str, Any]:
     """The ticket action of a message that passed the steps; values for its record."""
     svc = service_on(conn, cfg)
     if d.outcome == "bounce":
@@ -211,7 +225,9 @@ def _act(conn: Connection, cfg: XopConfig, msg: Parsed, d: Decision, now: dateti
     except TicketError as exc:
         return {"outcome": "quarantined", "reason": f"the ticket service refused it: {exc}"}
     event_id = _last_event(conn, ticket.id)
-    stored = store.save_parts(conn, cfg, msg.parts, inbound_id=inbound_id, ticket_id=ticket.id, event_id=event_id, now=now)
+    stored = store.save_parts(
+        conn, cfg, msg.parts, inbound_id=inbound_id, ticket_id=ticket.id, event_id=event_id, now=now
+    )
     if stored:
         reason += f"; {stored} attachment(s)"
     return {

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
+from typing import ClassVar
 
 from mailparser_reply import EmailReplyParser
 
@@ -91,8 +92,23 @@ def strip_quoted(text: str) -> str:
 
 
 class _HtmlText(HTMLParser):
-    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "blockquote", "pre"}
-    _SKIP = {"script", "style", "head", "title"}
+    _BLOCK: ClassVar[set[str]] = {
+        "p",
+        "div",
+        "br",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "blockquote",
+        "pre",
+    }
+    _SKIP: ClassVar[set[str]] = {"script", "style", "head", "title"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -218,7 +234,7 @@ def parse(raw: bytes) -> Parsed:
     for d in msg.defects:
         if type(d).__name__ in _FATAL_DEFECTS:
             problems.append(f"malformed MIME: {type(d).__name__}")
-    names = {k.lower() for k in msg.keys()}
+    names = {k.lower() for k in msg}
     headers = {n: _header_values(msg, n, problems) for n in names}
     first = lambda n: (headers.get(n) or [""])[0]  # noqa: E731
     mids = _ids(headers.get("message-id", []))
@@ -232,7 +248,9 @@ def parse(raw: bytes) -> Parsed:
         dict.fromkeys(
             a.lower()
             for _, a in getaddresses(
-                headers.get("to", []) + headers.get("cc", []) + headers.get("delivered-to", [])
+                headers.get("to", [])
+                + headers.get("cc", [])
+                + headers.get("delivered-to", [])
                 + headers.get("x-original-to", [])
             )
             if a

@@ -11,13 +11,17 @@ database is gone), the run stops with the error and the message stays in the inb
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from xop.connections.imap import Mailbox
 from xop.core.config import XopConfig
@@ -38,6 +42,39 @@ class IntakeStats:
         return {"seen": self.seen, "outcomes": dict(self.outcomes), "moved": self.moved, "left": self.left}
 
 
+@contextmanager
+def mailbox_lock(engine: Engine, mailbox: str) -> Iterator[None]:
+    """One run at a time per mailbox, also beyond Airflow's ``max_active_runs`` (a manual run, a
+    second scheduler): a parallel run waits here, then finds what the first one left.
+
+    PostgreSQL: a session advisory lock (released when the holder's connection ends, also by a
+    crash). SQLite: an exclusive ``flock`` on a file beside the database (released by the kernel
+    when the holder dies). Without this lock the unique ``message_key`` still prevents a second
+    ticket event; the lock also keeps two runs from moving the same message twice.
+    """
+    key = int.from_bytes(hashlib.sha256(f"xop-intake:{mailbox}".encode()).digest()[:8], "big", signed=True)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.intake-{key & 0xFFFFFFFF:08x}.lock", "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def run_intake(
     engine: Engine,
     cfg: XopConfig,
@@ -51,7 +88,8 @@ def run_intake(
     spec = cfg.intake
     check_intake_config(cfg)
     stats = IntakeStats()
-    with Mailbox(conn_id or spec.conn_id, spec.folder) as box:
+    conn_id = conn_id or spec.conn_id
+    with mailbox_lock(engine, f"{conn_id}/{spec.folder}"), Mailbox(conn_id, spec.folder) as box:
         box.ensure_folder(spec.processed_folder)
         uids = box.uids()
         stats.left = max(0, len(uids) - spec.max_per_run)
@@ -68,7 +106,14 @@ def run_intake(
                         engine, raw, now=now, folder=spec.folder, error=f"{type(exc).__name__}: {exc}"
                     )
                 stats.outcomes[result.outcome] += 1
-                log.info("intake: UID %s %s -> %s %s %s", uid, result.key, result.outcome, result.ticket or "", result.reason)
+                log.info(
+                    "intake: UID %s %s -> %s %s %s",
+                    uid,
+                    result.key,
+                    result.outcome,
+                    result.ticket or "",
+                    result.reason,
+                )
                 if on_committed is not None:
                     on_committed(uid)
                 done.append(uid)

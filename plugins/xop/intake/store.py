@@ -86,11 +86,15 @@ def list_attachments(engine: Engine, ticket_id: int) -> list[dict[str, Any]]:
     """The attachments of a ticket (without their bytes), oldest first."""
     cols = [c for c in attachments.c if c.name != "content"]
     with engine.connect() as conn:
-        rows = conn.execute(select(*cols).where(attachments.c.ticket_id == ticket_id).order_by(attachments.c.id))
+        rows = conn.execute(
+            select(*cols).where(attachments.c.ticket_id == ticket_id).order_by(attachments.c.id)
+        )
         return [dict(r._mapping) for r in rows]
 
 
-def read_attachment(engine: Engine, cfg: XopConfig, attachment_id: int) -> tuple[dict[str, Any], bytes] | None:
+def read_attachment(
+    engine: Engine, cfg: XopConfig, attachment_id: int
+) -> tuple[dict[str, Any], bytes] | None:
     """(metadata, bytes) of one attachment, or None; the bytes are checked against the sha256."""
     with engine.connect() as conn:
         row = conn.execute(select(attachments).where(attachments.c.id == attachment_id)).first()
@@ -103,5 +107,7 @@ def read_attachment(engine: Engine, cfg: XopConfig, attachment_id: int) -> tuple
             raise ConfigError(f"attachment {attachment_id} is a file but intake.attachments_dir is not set")
         data = (Path(cfg.intake.attachments_dir) / meta["path"]).read_bytes()
     if hashlib.sha256(data).hexdigest() != meta["sha256"]:
-        raise ConfigError(f"attachment {attachment_id}: stored bytes do not match their sha256 {meta['sha256']}")
+        raise ConfigError(
+            f"attachment {attachment_id}: stored bytes do not match their sha256 {meta['sha256']}"
+        )
     return meta, bytes(data)

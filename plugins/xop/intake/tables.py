@@ -71,7 +71,9 @@ attachments = Table(
     "attachments",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("inbound_message_id", BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "inbound_message_id", BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
     Column("event_id", BigId, ForeignKey("ticket_events.id", ondelete="SET NULL")),
     Column("filename", String(255), nullable=False),
@@ -94,9 +96,7 @@ notification_bounces = Table(
     "notification_bounces",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column(
-        "notification_id", BigId, ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("notification_id", BigId, ForeignKey("notifications.id", ondelete="CASCADE"), nullable=False),
     Column(
         "inbound_message_id", BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), nullable=False
     ),
@@ -106,6 +106,8 @@ notification_bounces = Table(
     Column("status", String(16), nullable=False, server_default=""),
     Column("diagnostic", Text, nullable=False, server_default=""),
     Column("at", UTCDateTime, nullable=False),
-    UniqueConstraint("notification_id", "inbound_message_id", "recipient", name="uq_notification_bounces_once"),
+    UniqueConstraint(
+        "notification_id", "inbound_message_id", "recipient", name="uq_notification_bounces_once"
+    ),
 )
 Index("ix_notification_bounces_notification_id", notification_bounces.c.notification_id)

@@ -29,11 +29,16 @@ _STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 
 def _is_report(msg: Parsed) -> bool:
     m = msg.message
-    if m is not None and m.get_content_type() == "multipart/report":
-        if (m.get_param("report-type") or "").lower() == "delivery-status":
-            return True
+    if (
+        m is not None
+        and m.get_content_type() == "multipart/report"
+        and str(m.get_param("report-type") or "").lower() == "delivery-status"
+    ):
+        return True
     local = (msg.sender or "").split("@")[0]
-    return local in _DAEMONS or (msg.header("return-path").strip() == "<>" and bool(_SUBJECT.search(msg.subject)))
+    return local in _DAEMONS or (
+        msg.header("return-path").strip() == "<>" and bool(_SUBJECT.search(msg.subject))
+    )
 
 
 def _recipient_blocks(m: Message) -> list[Message]:

@@ -21,7 +21,7 @@ TOKEN = re.compile(r"\bXOP-(\d{6,9})\b", re.IGNORECASE)
 
 
 def _ticket(ctx: Context, **where) -> dict | None:
-    (col, value), = where.items()
+    ((col, value),) = where.items()
     row = ctx.conn.execute(select(tickets).where(tickets.c[col] == value)).first()
     return dict(row._mapping) if row else None
 

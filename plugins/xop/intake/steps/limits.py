@@ -15,11 +15,15 @@ def size_check(msg: Parsed, d: Decision, ctx: Context) -> None:
         return
     limit = ctx.spec.max_message_attachment_bytes
     if size > limit:
-        d.settle("quarantined", f"attachments of {size} bytes exceed intake.max_message_attachment_bytes ({limit})")
+        d.settle(
+            "quarantined", f"attachments of {size} bytes exceed intake.max_message_attachment_bytes ({limit})"
+        )
         return
     if d.ticket is not None:
         stored = ctx.conn.execute(
-            select(func.coalesce(func.sum(attachments.c.size), 0)).where(attachments.c.ticket_id == d.ticket["id"])
+            select(func.coalesce(func.sum(attachments.c.size), 0)).where(
+                attachments.c.ticket_id == d.ticket["id"]
+            )
         ).scalar_one()
         limit = ctx.spec.max_ticket_attachment_bytes
         if stored + size > limit:

@@ -18,9 +18,8 @@ def check_intake_config(cfg: XopConfig) -> None:
     customers = {c.id for c in cfg.customers}
     for i, c in enumerate(cfg.intake.customers):
         if c.customer not in customers:
-            raise ConfigError(
-                f"intake.customers[{i}].customer: no customer {c.customer!r} (known: {', '.join(sorted(customers))})"
-            )
+            known = ", ".join(sorted(customers))
+            raise ConfigError(f"intake.customers[{i}].customer: no customer {c.customer!r} (known: {known})")
     systems = {s.id for _, s in cfg.systems()}
     for i, r in enumerate(cfg.intake.systems):
         if r.system not in systems:
@@ -60,7 +59,9 @@ def sender_check(msg: Parsed, d: Decision, ctx: Context) -> None:
         )
         return
     if customer is None:
-        d.settle("quarantined", f"unknown sender {msg.sender}: not a contact of any customer (intake.customers)")
+        d.settle(
+            "quarantined", f"unknown sender {msg.sender}: not a contact of any customer (intake.customers)"
+        )
         return
     d.customer = customer
 

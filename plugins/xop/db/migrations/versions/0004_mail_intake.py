@@ -44,7 +44,10 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.String(120), nullable=True),
         sa.CheckConstraint(f"outcome IN {_OUTCOMES!r}", name=op.f("ck_inbound_messages_outcome_known")),
         sa.ForeignKeyConstraint(
-            ["ticket_id"], ["tickets.id"], name=op.f("fk_inbound_messages_ticket_id_tickets"), ondelete="SET NULL"
+            ["ticket_id"],
+            ["tickets.id"],
+            name=op.f("fk_inbound_messages_ticket_id_tickets"),
+            ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
             ["event_id"],
