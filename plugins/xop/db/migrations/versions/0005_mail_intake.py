@@ -1,7 +1,7 @@
 """mail intake: inbound messages, attachments, bounces of our notifications
 
 Revision ID: i14_mail_intake
-Revises: 0003
+Revises: 0004_portal
 Create Date: 2026-12-02 00:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import xop.db.types
 
 revision = "i14_mail_intake"
-down_revision = "0003"
+down_revision = "0004_portal"
 branch_labels = None
 depends_on = None
 
