@@ -70,6 +70,8 @@ def test_reply_by_ticket_number_is_a_public_customer_update_with_history_strippe
     assert stats.outcomes == {"updated": 1}
     ev = events(db_engine, t.number)[-1]
     assert ev["kind"] == "responded" and ev["public"] and ev["body"] == "Still dropping."
+    [l2] = TicketService(db_engine, intake_config).clocks(t.number)
+    assert l2["met_at"] is None  # a customer's update never meets an XOP clock
     rec = inbound(db_engine)[-1]
     assert rec["event_id"] == ev["id"] and b"old text" in rec["raw"]
 
@@ -92,6 +94,8 @@ def test_reply_to_a_waiting_ticket_resumes_it(db_engine, intake_config, mailbox)
     mailbox.append(samples.mail(subject=f"RE: [{t.number}]", body="Here are the logs."))
     _run(db_engine, intake_config, NOW + timedelta(hours=1))
     assert svc.get(t.number).state == "open"
+    assert [e["kind"] for e in events(db_engine, t.number)][-2:] == ["responded", "resumed"]
+    assert inbound(db_engine)[-1]["event_id"] == events(db_engine, t.number)[-2]["id"]
     assert any(c["paused_at"] is None and c["paused_seconds"] > 0 for c in svc.clocks(t.number))
 
 
@@ -129,19 +133,32 @@ def test_close_and_escalate_commands_from_the_reporter(db_engine, intake_config,
     assert events(db_engine, t2.number)[-1]["body"] == "close"
 
 
-def test_escalate_command(db_engine, intake_config, mailbox):
+def test_escalate_command_takes_a_level_1_ticket_to_level_2(db_engine, intake_config, mailbox):
     svc = TicketService(db_engine, intake_config)
-    t = _opened(mailbox, db_engine, intake_config)
+    t = svc.open(
+        customer="acme",
+        subject="worked by our own staff",
+        reporter_name="Acme NOC",
+        reporter_email="noc@acme.example",
+        level=1,
+        now=NOW,
+    )
+    mailbox.append(samples.mail(subject=f"RE: [{t.number}]", body="Escalate\nWe are stuck."))
+    assert _run(db_engine, intake_config, NOW + timedelta(hours=1)).outcomes == {"updated": 1}
+    assert svc.get(t.number).level == 2
+    assert outbox(db_engine)[-1]["kind"] == "ticket_escalated"  # the confirmation
+    assert "escalated to level 2" in inbound(db_engine)[-1]["reason"]
+
+
+def test_a_refused_command_is_kept_as_a_customer_update(db_engine, intake_config, mailbox):
+    svc = TicketService(db_engine, intake_config)
+    t = _opened(mailbox, db_engine, intake_config)  # at Level 2: XOP escalates further, not the customer
     mailbox.append(samples.mail(subject=f"RE: [{t.number}]", body="escalate\nNobody answers."))
-    _run(db_engine, intake_config, NOW + timedelta(hours=1))
+    assert _run(db_engine, intake_config, NOW + timedelta(hours=1)).outcomes == {"updated": 1}
+    assert svc.get(t.number).level == 2
     rec = inbound(db_engine)[-1]
-    after = svc.get(t.number)
-    # The ticket model decides what a customer's escalate does at L2; either it escalated (and
-    # the customer got the escalation email) or it was refused and the message kept for a person.
-    if rec["outcome"] == "updated":
-        assert after.level > t.level and outbox(db_engine)[-1]["kind"] == "ticket_escalated"
-    else:
-        assert rec["outcome"] == "quarantined" and "refused" in rec["reason"]
+    assert "escalate refused" in rec["reason"]
+    assert events(db_engine, t.number)[-1]["body"] == "escalate\nNobody answers."
 
 
 def test_attachments_are_stored_with_sha256_and_limits_quarantine(db_engine, intake_config, mailbox):
@@ -272,3 +289,14 @@ def test_starttls(db_engine, intake_config, mailbox, monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_XOP_IMAP", mailbox.connection_json(security="starttls"))
     mailbox.append(samples.mail())
     assert _run(db_engine, intake_config).outcomes == {"opened": 1}
+
+
+def test_close_of_a_closed_ticket_changes_nothing(db_engine, intake_config, mailbox):
+    svc = TicketService(db_engine, intake_config)
+    t = _opened(mailbox, db_engine, intake_config)
+    svc.close(t.number, actor="alice", now=NOW + timedelta(hours=1), report="fixed")
+    n = len(events(db_engine, t.number))
+    mailbox.append(samples.mail(subject=f"RE: [{t.number}]", body="close"))
+    _run(db_engine, intake_config, NOW + timedelta(hours=2))
+    assert svc.get(t.number).state == "closed" and len(events(db_engine, t.number)) == n
+    assert "already closed" in inbound(db_engine)[-1]["reason"]

@@ -34,13 +34,8 @@ from xop.intake import store
 from xop.intake.parse import Parsed, parse
 from xop.intake.steps import Context, Decision, decide
 from xop.intake.tables import inbound_messages, notification_bounces
-from xop.tickets import TicketService
+from xop.tickets import Actor, TicketService
 from xop.tickets.tables import ticket_events
-
-try:  # the ticket model's actors (agent i12); a plain name until they land
-    from xop.tickets import Actor
-except ImportError:  # pragma: no cover - removed once Actor is on main
-    Actor = None
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +43,8 @@ SUBJECT_MAX = 200
 BODY_MAX = 20000
 
 
-def customer_actor(address: str | None) -> Any:
-    who = address or "unknown sender"
-    return Actor.customer(who) if Actor is not None else who
+def customer_actor(address: str | None) -> Actor:
+    return Actor.customer(address or "unknown sender")
 
 
 class _OneConnection:
@@ -138,9 +132,16 @@ def _claim(
     return None, key
 
 
-def _last_event(conn: Connection, ticket_id: int) -> int | None:
+def _newest_event(conn: Connection) -> int:
+    return conn.execute(select(func.coalesce(func.max(ticket_events.c.id), 0))).scalar_one()
+
+
+def _first_event_after(conn: Connection, ticket_id: int, after: int) -> int | None:
+    """The event the message caused: the first one of its ticket written in this transaction."""
     return conn.execute(
-        select(func.max(ticket_events.c.id)).where(ticket_events.c.ticket_id == ticket_id)
+        select(func.min(ticket_events.c.id)).where(
+            ticket_events.c.ticket_id == ticket_id, ticket_events.c.id > after
+        )
     ).scalar()
 
 
@@ -159,35 +160,46 @@ def _open(svc: TicketService, msg: Parsed, d: Decision, now: datetime, body: str
     )
 
 
+def _command(svc: TicketService, msg: Parsed, d: Decision, now: datetime, rest: str) -> tuple[Any, str]:
+    """The reporter's "close" or "escalate"; the ticket model may refuse it (TicketError)."""
+    number, actor = d.ticket["number"], customer_actor(msg.sender)
+    if d.command == "close":
+        report = rest or f"Closed by {msg.sender} by email."
+        return svc.close(number, actor=actor, now=now, report=report), "closed"
+    reason = rest or f"Escalated by {msg.sender} by email."
+    done = svc.escalate(number, actor=actor, now=now, reason=reason)
+    return done, f"escalated to level {done.level}"
+
+
 def _follow_up(
     svc: TicketService, cfg: XopConfig, msg: Parsed, d: Decision, now: datetime
 ) -> tuple[Any, str]:
-    """Act on the ticket a reply belongs to; returns (ticket, what was done)."""
+    """Act on the ticket a reply belongs to; returns (ticket, what was done).
+
+    A command the ticket model refuses (a customer escalates only from Level 1; a closed ticket
+    cannot be closed again) is not lost: the message becomes a customer update saying so.
+    """
     t = d.ticket
     actor = customer_actor(msg.sender)
     body = _clip(msg.reply_text, BODY_MAX, "message") or "(empty message)"
-    rest = "\n".join(body.splitlines()[1:]).strip()
-    if d.command == "close" and t["state"] != "closed":
-        return svc.close(
-            t["number"], actor=actor, now=now, report=rest or f"Closed by {msg.sender} by email."
-        ), "closed"
-    if d.command == "escalate" and t["state"] not in ("closed", "resolved"):
-        done = svc.escalate(
-            t["number"], actor=actor, now=now, reason=rest or f"Escalated by {msg.sender} by email."
-        )
-        return done, f"escalated to level {done.level}"
+    refused = ""
+    if d.command == "close" and t["state"] == "closed":
+        return svc.get(t["number"]), "close: the ticket is already closed; nothing to do"
+    if d.command:
+        try:
+            with svc.engine.begin():  # a savepoint: a refused command leaves nothing behind
+                return _command(svc, msg, d, now, "\n".join(body.splitlines()[1:]).strip())
+        except TicketError as exc:
+            refused = f"{d.command} refused ({exc}); kept as a customer update: "
     if t["state"] == "closed":
         closed_at = t["closed_at"]
         if closed_at is not None and now - closed_at <= timedelta(seconds=cfg.intake.reopen_window_seconds):
-            return svc.reopen(t["number"], actor=actor, now=now, reason=body), "reopened"
-        d.customer = t["customer"]
-        d.system = t["system"]
+            return svc.reopen(t["number"], actor=actor, now=now, reason=body), f"{refused}reopened"
+        d.customer, d.system = t["customer"], t["system"]
         note = f"Follow-up to {t['number']}, closed {closed_at:%Y-%m-%d} (after the reopen window)."
-        return _open(svc, msg, d, now, body, note), f"opened a new ticket following up {t['number']}"
-    done = svc.respond(t["number"], actor=actor, body=body, now=now)
-    if done.state == "waiting_customer":  # the customer answered: clocks run again
-        done = svc.resume(t["number"], actor=actor, now=now)
-    return done, "customer update"
+        return _open(svc, msg, d, now, body, note), f"{refused}opened a new ticket following up {t['number']}"
+    # A customer's update meets no XOP clock and resumes a ticket waiting on the customer.
+    return svc.respond(t["number"], actor=actor, body=body, now=now), f"{refused}customer update"
 
 
 def _act(
@@ -214,6 +226,7 @@ def _act(
         return {}
     if d.outcome is not None:
         return {}
+    before = _newest_event(conn)
     try:
         if d.ticket is not None:
             ticket, done = _follow_up(svc, cfg, msg, d, now)
@@ -224,7 +237,7 @@ def _act(
             outcome, reason = "opened", f"new ticket from {msg.sender}"
     except TicketError as exc:
         return {"outcome": "quarantined", "reason": f"the ticket service refused it: {exc}"}
-    event_id = _last_event(conn, ticket.id)
+    event_id = _first_event_after(conn, ticket.id, before)
     stored = store.save_parts(
         conn, cfg, msg.parts, inbound_id=inbound_id, ticket_id=ticket.id, event_id=event_id, now=now
     )

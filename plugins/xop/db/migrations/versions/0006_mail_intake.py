@@ -1,7 +1,7 @@
 """mail intake: inbound messages, attachments, bounces of our notifications
 
 Revision ID: i14_mail_intake
-Revises: 0004_portal
+Revises: i12_0005
 Create Date: 2026-12-02 00:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import xop.db.types
 
 revision = "i14_mail_intake"
-down_revision = "0004_portal"
+down_revision = "i12_0005"
 branch_labels = None
 depends_on = None
 
