@@ -108,7 +108,7 @@ def portal(tmp_path_factory) -> Iterator[PortalServer]:
                 "support": {"ticket_url": f"http://127.0.0.1:{port}/tickets/{{number}}"},
                 "portal": {
                     "customer_timezones": {"acme": "Asia/Kolkata"},
-                    "per_address": {"count": 4, "minutes": 60},
+                    "per_address": {"count": 10, "minutes": 60},
                     "per_client": {"count": 60, "minutes": 60},
                 },
                 "customers": customers,

@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from xop.demo.console import Console
+from xop.portal.process import demo_portal
 
 REPO = Path(__file__).resolve().parents[3]
 VAR = REPO / "var" / "demo"
@@ -80,6 +81,7 @@ def run_demo() -> int:
         from xop.tasks import runtime
 
         runtime.ticket_db()  # creates and migrates the ticket database before the first snapshot
+        demo_portal(stack, VAR, say=console.say)  # i15: the customer portal the emails link to
         before = Snapshot.take(mail.directory)
         results = run_all(VAR, console.say)
         console.say(
@@ -110,6 +112,7 @@ def run_ui() -> int:
     VAR.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         _peers(stack)
+        demo_portal(stack, VAR)  # i15: the customer portal the emails link to
         _unpause_xop_dags()
         passwords = VAR / "airflow" / "simple_auth_manager_passwords.json.generated"
         print(f"Airflow UI on http://127.0.0.1:8080 ; the admin password is written to {passwords}")

@@ -65,3 +65,24 @@ def running_portal(
             proc.wait(5)
         if log_path:
             out.close()
+
+
+def demo_portal(stack, var_dir: Path, port: int = 18090, say=print) -> str:
+    """Start the portal for ``make demo`` / ``make ui`` inside ``stack``; returns its URL.
+
+    The signing key is generated once into ``<var_dir>/portal.key`` (mode 600) and exported as
+    ``XOP_PORTAL_KEY``, so the emails the demo's DAGs send carry links this portal accepts. Call it
+    after the demo's environment (``XOP_CONFIG``, ``AIRFLOW_CONN_XOP_DB``, SMTP) is in place.
+    """
+    import secrets
+
+    key_file = Path(var_dir) / "portal.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(32))
+        key_file.chmod(0o600)
+    os.environ["XOP_PORTAL_KEY"] = key_file.read_text().strip()
+    stack.enter_context(running_portal(port, log_path=Path(var_dir) / "portal.log"))
+    url = f"http://127.0.0.1:{port}"
+    say(f"Customer portal: {url} (the links in var/demo/mail/ open it; its log: {var_dir}/portal.log)")
+    return url

@@ -12,13 +12,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from xop.core.errors import InvalidInput, InvalidTransition, TicketError
 from xop.core.vocabulary import URGENCY_ORDER
-from xop.portal import actor, mailer
+from xop.portal import mailer
 from xop.portal.contacts import find_contact
 from xop.portal.forms import clean_number, csrf_refusal, read_form
 from xop.portal.pages import message, render
 from xop.portal.routes_auth import follow_link, signin_page
 from xop.portal.state import LIMITS, portal_of
 from xop.portal.views import ticket_customer, ticket_view
+from xop.tickets import Actor
 
 router = APIRouter()
 
@@ -58,7 +59,7 @@ def _ticket_page(
     request: Request, number: str, *, notice: str | None = None, error: str | None = None, status: int = 200
 ) -> Response:
     portal = portal_of(request)
-    view = ticket_view(portal.cfg, portal.engine, number)
+    view = ticket_view(portal.cfg, portal.engine, number, request.state.session.email)
     if view is None:
         return _not_found(request, number)
     return render(
@@ -110,7 +111,7 @@ async def act(request: Request, number: str, action: str, background: Background
         return _ticket_page(
             request, number, error=f"That is {len(text)} characters; the limit is {limit}.", status=422
         )
-    who, now, svc = actor.customer(request.state.session.email), portal.now(), portal.service
+    who, now, svc = Actor.customer(request.state.session.email), portal.now(), portal.service
     try:
         if action == "reply":
             svc.respond(number, actor=who, body=text, now=now)
@@ -211,8 +212,7 @@ async def open_ticket(request: Request, background: BackgroundTasks) -> Response
             level=int(values["level"]),
             reporter_name=contact.name if contact else session.email,
             reporter_email=session.email,
-            source="customer",
-            actor=actor.customer(session.email),
+            actor=Actor.customer(session.email),
             now=portal.now(),
         )
     except InvalidInput as exc:

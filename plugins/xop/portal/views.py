@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 
 from xop.core.config import XopConfig
-from xop.core.vocabulary import ACTIVE_STATES, CLOCK_LABELS
+from xop.core.vocabulary import CLOCK_LABELS
+from xop.tickets import Actor, actions_for
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
 STATE_LABELS = {
@@ -43,6 +44,7 @@ EVENT_LABELS = {
     "reopened": "Reopened",
 }
 SUPPORT_NAME = "XOP Networks support"
+EMERGENCY_LABEL = "Emergency (XOP Networks management)"
 LIST_LIMIT = 200
 
 
@@ -102,33 +104,23 @@ class Clockface:
         return Moment(at.astimezone(self.support_zone).strftime(fmt), theirs)
 
 
-def actions_for(state: str, level: int) -> list[str]:
-    """The L1 actions a customer contact may take on a ticket in this state."""
-    if state in ACTIVE_STATES:
-        return ["reply", "close", *(["escalate"] if level == 1 else [])]
-    if state == "resolved":
-        return ["reply", "close"]
-    return []
+#: The model's actions a customer contact takes here, by their names on the page.
+PAGE_ACTIONS = {"respond": "reply", "close": "close", "escalate": "escalate"}
 
 
-def _customer_actors(cfg: XopConfig, ticket: dict[str, Any]) -> set[str]:
-    names = {ticket["reporter_email"].lower(), ticket["reporter_name"].lower()}
-    for c in cfg.customers:
-        if c.id == ticket["customer"]:
-            names |= {str(m.email).lower() for m in c.management_contacts}
-    return names
+def page_actions(ticket: dict[str, Any], email: str) -> list[str]:
+    """The L1 actions the transition table allows this contact on the ticket now."""
+    return [PAGE_ACTIONS[a] for a in actions_for(ticket, Actor.customer(email)) if a in PAGE_ACTIONS]
 
 
-def _who(actor: str, customer_actors: set[str]) -> str:
-    """A customer contact's own address is shown; every XOP-side actor is "XOP Networks support"."""
-    plain = actor.removeprefix("customer:").strip()
-    if actor.startswith("customer:") or "@" in plain or plain.lower() in customer_actors:
-        return plain
-    return SUPPORT_NAME
+def _who(actor: str, kind: str | None) -> str:
+    """A customer contact's own name or address is shown; every XOP-side actor (staff, the
+    sweep, monitoring) is "XOP Networks support"."""
+    return actor if kind == "customer" else SUPPORT_NAME
 
 
-def ticket_view(cfg: XopConfig, engine: Engine, number: str) -> TicketView | None:
-    """The customer's view of ``number`` (None if there is no such ticket)."""
+def ticket_view(cfg: XopConfig, engine: Engine, number: str, email: str) -> TicketView | None:
+    """What the contact ``email`` sees of ``number`` (None if there is no such ticket)."""
     with engine.connect() as conn:
         row = conn.execute(select(tickets).where(tickets.c.number == number)).first()
         if row is None:
@@ -138,6 +130,7 @@ def ticket_view(cfg: XopConfig, engine: Engine, number: str) -> TicketView | Non
             select(
                 ticket_events.c.at,
                 ticket_events.c.actor,
+                ticket_events.c.actor_kind,
                 ticket_events.c.kind,
                 ticket_events.c.body,
                 ticket_events.c.payload,
@@ -151,7 +144,9 @@ def ticket_view(cfg: XopConfig, engine: Engine, number: str) -> TicketView | Non
     face = Clockface(cfg, t["customer"])
     level = t["level"]
     contact = None
-    if level >= 2:
+    if t.get("emergency_at") is not None:
+        contact = cfg.escalation.emergency.model_dump()
+    elif level >= 2:
         contact = cfg.escalation.for_level(level).model_dump()
     view = TicketView(
         number=t["number"],
@@ -162,20 +157,19 @@ def ticket_view(cfg: XopConfig, engine: Engine, number: str) -> TicketView | Non
         state=t["state"],
         state_label=STATE_LABELS.get(t["state"], t["state"]),
         level=level,
-        level_label=LEVEL_LABELS.get(level, f"Level {level}"),
+        level_label=EMERGENCY_LABEL if t.get("emergency_at") else LEVEL_LABELS.get(level, f"Level {level}"),
         urgency=_urgency(t["urgency"], t["proposed_urgency"]),
         opened=face.moment(t["opened_at"]),
         reporter=t["reporter_name"],
         contact=contact,
-        actions=actions_for(t["state"], level),
+        actions=page_actions(t, email),
     )
-    ours = _customer_actors(cfg, t)
     for e in events:
         payload = e.payload or {}
         entry = {
             "at": face.moment(e.at),
             "what": _label(e.kind, payload),
-            "who": _who(e.actor, ours),
+            "who": _who(e.actor, e.actor_kind),
             "body": e.body or "",
         }
         if e.kind == "rca_sent":
