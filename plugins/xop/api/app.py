@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xop.api import routes, sla_reports
+from xop.api import intake_routes, routes, sla_reports
 from xop.api.deps import UserDep
 from xop.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from xop.api.idempotency import IdempotencyKeyInProgress
@@ -113,6 +113,7 @@ def create_app() -> FastAPI:
     _install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(sla_reports.router)  # i17: clock timeline and compliance view
+    app.include_router(intake_routes.router)  # i14: mail quarantine, attachments, bounces
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(request: Request, _user: UserDep) -> dict[str, Any]:

@@ -85,7 +85,7 @@ def insert_ignoring_conflicts(conn: Connection, table):
     return insert(table).on_conflict_do_nothing()
 
 
-def _clip(text: str, limit: int, what: str) -> str:
+def clip(text: str, limit: int, what: str) -> str:
     text = text.strip()
     if len(text) <= limit:
         return text
@@ -93,8 +93,8 @@ def _clip(text: str, limit: int, what: str) -> str:
     return text[: limit - len(note)] + note
 
 
-def _subject(msg: Parsed) -> str:
-    return _clip(msg.subject or "(no subject)", SUBJECT_MAX, "subject").splitlines()[0][:SUBJECT_MAX]
+def ticket_subject(msg: Parsed) -> str:
+    return clip(msg.subject or "(no subject)", SUBJECT_MAX, "subject").splitlines()[0][:SUBJECT_MAX]
 
 
 def _claim(
@@ -132,11 +132,11 @@ def _claim(
     return None, key
 
 
-def _newest_event(conn: Connection) -> int:
+def newest_event(conn: Connection) -> int:
     return conn.execute(select(func.coalesce(func.max(ticket_events.c.id), 0))).scalar_one()
 
 
-def _first_event_after(conn: Connection, ticket_id: int, after: int) -> int | None:
+def first_event_after(conn: Connection, ticket_id: int, after: int) -> int | None:
     """The event the message caused: the first one of its ticket written in this transaction."""
     return conn.execute(
         select(func.min(ticket_events.c.id)).where(
@@ -149,8 +149,8 @@ def _open(svc: TicketService, msg: Parsed, d: Decision, now: datetime, body: str
     return svc.open(
         customer=d.customer,
         system=d.system,
-        subject=_subject(msg),
-        description=_clip((note + "\n\n" + body).strip() if note else body, BODY_MAX, "message"),
+        subject=ticket_subject(msg),
+        description=clip((note + "\n\n" + body).strip() if note else body, BODY_MAX, "message"),
         reporter_name=(d.contact_name or msg.sender or "customer")[:120],
         reporter_email=msg.sender,
         source="customer",
@@ -181,7 +181,7 @@ def _follow_up(
     """
     t = d.ticket
     actor = customer_actor(msg.sender)
-    body = _clip(msg.reply_text, BODY_MAX, "message") or "(empty message)"
+    body = clip(msg.reply_text, BODY_MAX, "message") or "(empty message)"
     refused = ""
     if d.command == "close" and t["state"] == "closed":
         return svc.get(t["number"]), "close: the ticket is already closed; nothing to do"
@@ -226,18 +226,18 @@ def _act(
         return {}
     if d.outcome is not None:
         return {}
-    before = _newest_event(conn)
+    before = newest_event(conn)
     try:
         if d.ticket is not None:
             ticket, done = _follow_up(svc, cfg, msg, d, now)
             outcome = "opened" if ticket.number != d.ticket["number"] else "updated"
             reason = f"{done} ({d.matched_by})"
         else:
-            ticket = _open(svc, msg, d, now, _clip(msg.text, BODY_MAX, "message"))
+            ticket = _open(svc, msg, d, now, clip(msg.text, BODY_MAX, "message"))
             outcome, reason = "opened", f"new ticket from {msg.sender}"
     except TicketError as exc:
         return {"outcome": "quarantined", "reason": f"the ticket service refused it: {exc}"}
-    event_id = _first_event_after(conn, ticket.id, before)
+    event_id = first_event_after(conn, ticket.id, before)
     stored = store.save_parts(
         conn, cfg, msg.parts, inbound_id=inbound_id, ticket_id=ticket.id, event_id=event_id, now=now
     )
