@@ -129,7 +129,7 @@ def run_dag(airflow_db):
 def outbox_rows(engine: sa.Engine, kind: str | None = None) -> list[dict]:
     """The outbox, oldest first, each row with its subject and message bytes (ticket emails are
     rendered at delivery; they are rendered here the same way to look at them)."""
-    from xop.notify.outbox import rendered
+    from xop.notify.delivery import rendered
     from xop.notify.tables import notifications
 
     q = sa.select(notifications).order_by(notifications.c.id)

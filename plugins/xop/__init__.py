@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "sweep": "xop.tickets.sweep",
     "BusinessCalendar": "xop.sla.calendar",
     # email outbox
-    "deliver_pending": "xop.notify.outbox",
+    "deliver_pending": "xop.notify.delivery",
     "SmtpTransport": "xop.notify.smtp",
     # backups, publication, restore
     "take_backup": "xop.backup.api",

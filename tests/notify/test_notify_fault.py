@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from xop.notify.delivery import BACKOFF_CAP, DeliveryStats, deliver_pending
 from xop.notify.mime import build_message, make_message_id
-from xop.notify.outbox import BACKOFF_CAP, DeliveryStats, deliver_pending, enqueue, outbox_counts
+from xop.notify.outbox import enqueue, outbox_counts
 from xop.notify.smtp import SmtpTransport
 
 NOW = datetime(2026, 7, 6, 14, 5, tzinfo=UTC)

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from xop.notify.delivery import deliver_pending
 from xop.notify.mime import make_message_id
-from xop.notify.outbox import deliver_pending, enqueue_many
+from xop.notify.outbox import enqueue_many
 from xop.notify.smtp import SmtpTransport
 from xop.notify.tables import notifications
 

@@ -11,13 +11,10 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from xop.core.errors import ConfigError
-from xop.notify import outbox
+from xop.notify import delivery
+from xop.notify.delivery import BACKOFF_BASE, BACKOFF_CAP, backoff_delay, deliver_pending
 from xop.notify.mime import build_message, make_message_id
 from xop.notify.outbox import (
-    BACKOFF_BASE,
-    BACKOFF_CAP,
-    backoff_delay,
-    deliver_pending,
     enqueue,
     failed_notifications,
     outbox_counts,
@@ -314,12 +311,12 @@ def test_missing_smtp_connection_raises_and_releases_the_rows(engine: Engine, mo
 def test_rows_of_a_crashed_sender_come_back_after_the_lease(engine: Engine, smtp_connection) -> None:
     keys = _fill(engine, 4)
     # A sender claims the rows and dies before sending anything.
-    claimed = outbox._claim(engine, now=NOW, batch_size=10, lease=outbox.DEFAULT_LEASE)
+    claimed = delivery._claim(engine, now=NOW, batch_size=10, lease=delivery.DEFAULT_LEASE)
     assert len(claimed) == 4
     # While its lease runs, nobody else touches them ...
     assert deliver_pending(engine, smtp=SmtpTransport(), now=NOW + timedelta(minutes=1)).claimed == 0
     # ... afterwards they are due again and delivered once.
-    stats = deliver_pending(engine, smtp=SmtpTransport(), now=NOW + outbox.DEFAULT_LEASE)
+    stats = deliver_pending(engine, smtp=SmtpTransport(), now=NOW + delivery.DEFAULT_LEASE)
     assert stats.sent == 4
     assert sorted(smtp_connection.handler.received) == sorted(make_message_id(k) for k in keys)
 

@@ -44,7 +44,7 @@ class PortalServer:
 
     def deliver(self) -> None:
         """Send what the outbox holds, through SMTP to the maildrop (as the sweep would)."""
-        from xop.notify.outbox import deliver_pending
+        from xop.notify.delivery import deliver_pending
         from xop.notify.smtp import SmtpTransport
 
         deliver_pending(self.engine, smtp=SmtpTransport(), now=datetime.now(UTC))

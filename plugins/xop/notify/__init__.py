@@ -1,22 +1,16 @@
 """Notifications: email rendering, the ``notifications`` outbox and SMTP delivery.
 
-Public names are re-exported here; the modules are ``render`` (templates), ``mime`` (the RFC 5322
-message), ``outbox`` (enqueue / deliver), ``smtp`` (the SMTP transport) and ``alerts`` (DAG
-failure notifier, imported on its own because it needs the Airflow SMTP provider's notifier).
+Public names are re-exported here; the modules are ``render`` (templates), ``mime`` (the RFC
+5322 message), ``outbox`` (enqueue), ``delivery`` (deliver pending rows), ``smtp`` (the SMTP
+transport) and ``alerts`` (DAG failure notifier, imported on its own because it needs the Airflow
+SMTP provider's notifier).
 """
 
 from __future__ import annotations
 
+from xop.notify.delivery import DeliveryStats, backoff_delay, deliver_pending
 from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id, message_bytes
-from xop.notify.outbox import (
-    DeliveryStats,
-    backoff_delay,
-    deliver_pending,
-    enqueue,
-    failed_notifications,
-    outbox_counts,
-    render_and_enqueue,
-)
+from xop.notify.outbox import enqueue, failed_notifications, outbox_counts, render_and_enqueue
 from xop.notify.render import KINDS, RenderedEmail, central_time, environment, render_email, templates_dir
 from xop.notify.smtp import MailServerUnavailable, SmtpTransport
 

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from xop.core.config import XopConfig
-from xop.notify.outbox import deliver_pending, enqueue_many
+from xop.notify.delivery import deliver_pending
+from xop.notify.outbox import enqueue_many
 from xop.notify.smtp import SmtpTransport
 
 log = logging.getLogger(__name__)

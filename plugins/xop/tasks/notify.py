@@ -8,7 +8,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from xop.notify.outbox import deliver_pending
+from xop.notify.delivery import deliver_pending
 from xop.notify.smtp import MailServerUnavailable, SmtpTransport
 from xop.tasks import runtime
 
