@@ -7,6 +7,11 @@ actions from the policy (escalate to the next level and tell the customer who ta
 notify the owning level and the emergency contact), then delivers the email outbox over the
 Airflow connection `smtp_default`.
 
+In parallel with the delivery, `ring_emergency_bridge` places the automatic SIP call to the
+emergency bridge for each new emergency (`emergency_call:` in the config), once per emergency,
+and queues a follow-up email with the outcome, which `deliver_call_outcomes` sends. It is a task
+of its own so a ringing phone never delays the sweep's writes or the outbox.
+
 One run at a time. Trigger by hand with a `now` (ISO 8601 with offset) to replay a moment.
 """
 
@@ -45,7 +50,21 @@ def xop_sla_sweep():
 
         return deliver_outbox((params or {}).get("now"))
 
-    sweep_due_tickets() >> deliver_outbox()
+    @task(execution_timeout=timedelta(minutes=15))
+    def ring_emergency_bridge(params: dict | None = None) -> dict:
+        from xop.tasks.emergency import ring_emergency_bridge
+
+        return ring_emergency_bridge((params or {}).get("now"))
+
+    @task
+    def deliver_call_outcomes(params: dict | None = None) -> dict:
+        from xop.tasks.notify import deliver_outbox
+
+        return deliver_outbox((params or {}).get("now"))
+
+    swept = sweep_due_tickets()
+    swept >> deliver_outbox()
+    swept >> ring_emergency_bridge() >> deliver_call_outcomes()
 
 
 xop_sla_sweep()

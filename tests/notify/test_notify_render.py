@@ -178,6 +178,38 @@ CASES: dict[str, tuple[dict, list[str]]] = {
             L3["email"],
         ],
     ),
+    "emergency_call": (
+        {
+            "ticket": TICKET,
+            "call": {
+                "status": "failed",
+                "reached": False,
+                "headline": "The emergency bridge 9725900219 was NOT reached: not reached in 3 attempt(s).",
+                "headline_short": "3 attempt(s) failed",
+                "reason": "not reached in 3 attempt(s); last: busy (486 Busy Here)",
+                "number": "9725900219",
+                "trunk": "xop-sbc",
+                "hours": "Mon-Fri 08:00-18:00 America/Chicago",
+                "attempts": [
+                    {
+                        "attempt": 1,
+                        "started_at": CLOCK["due_at"],
+                        "answered": False,
+                        "answered_at": None,
+                        "duration_s": None,
+                        "sip_code": 486,
+                        "reason": "busy (486 Busy Here)",
+                        "rtp_sent": 0,
+                        "error": "busy (486 Busy Here)",
+                    }
+                ],
+                "audio": {},
+            },
+            "emergency": {"at": CLOCK["due_at"], "commitment": "Level 3 response"},
+            "contact": EMERGENCY,
+        },
+        ["XOP-000123", "NOT reached", "busy (486 Busy Here)", "Mon 2026-07-06 14:30 CDT", "972-590-0219"],
+    ),
     "publication": (
         {
             "customer_name": "Acme Conferencing",
@@ -249,6 +281,7 @@ SUBJECTS = {
     "sla_breach": "[XOP-000123] SLA BREACH: Level 3 response: ",
     "sla_escalations": "[XOP SLA] 1 ticket escalated automatically: XOP-000123",
     "emergency": "[XOP-000123] EMERGENCY: Level 3 response breached: ",
+    "emergency_call": "[XOP-000123] Emergency bridge NOT reached: 3 attempt(s) failed",
     "publication": "[XOP Networks] Published to your FTP folder: acme-conf1-2026-07-05.dump, nec-sv9500",
     "dag_failure": "[XOP Airflow] Failed: xop_sla_sweep.deliver_outbox (scheduled__",
     "portal_signin": "Your sign-in link to the XOP Networks customer portal",

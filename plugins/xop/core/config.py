@@ -35,6 +35,7 @@ from xop.core.paths import CONFIG_DIR
 from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
 from xop.core.specs.backup import BackupSpec, PublicationSpec
 from xop.core.specs.common import TimeZoneName
+from xop.core.specs.emergency import EmergencyCallSpec
 from xop.core.specs.intake import IntakeSpec
 from xop.core.specs.portal import PortalSpec
 from xop.core.specs.reports import ReportsSpec
@@ -251,6 +252,7 @@ class XopConfig(_Strict):
     audit: AuditSpec | None = None
     reports: ReportsSpec = ReportsSpec()
     portal: PortalSpec = PortalSpec()
+    emergency_call: EmergencyCallSpec = EmergencyCallSpec()
     intake: IntakeSpec = IntakeSpec()
     customers: tuple[CustomerSpec, ...] = ()
     staff: StaffSpec = StaffSpec()

@@ -44,6 +44,7 @@ KINDS: dict[str, Audience] = {
     "sla_breach": "internal",
     "sla_escalations": "internal",
     "emergency": "internal",
+    "emergency_call": "internal",
     "publication": "customer",
     "dag_failure": "internal",
     "portal_signin": "customer",
