@@ -1,7 +1,7 @@
 """emergency calls: one row per (ticket, emergency event), every attempt and its outcome
 
 Revision ID: i18_emergency_calls
-Revises: 0004_portal, i12_0004
+Revises: i14_mail_intake
 Create Date: 2026-12-02 00:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import xop.db.types
 
 revision = "i18_emergency_calls"
-down_revision = ("0004_portal", "i12_0004")  # also merges the two 0004 heads
+down_revision = "i14_mail_intake"
 branch_labels = None
 depends_on = None
 
