@@ -4,14 +4,20 @@
 Fill in the form: the `system` (its id in the config), the `backup_date` (UTC date, YYYY-MM-DD;
 empty = the newest verified backup), the `target` (`scratch`: a new database
 `<name>_restore_<stamp>` beside the live one; `replace`: then swap it in) and `dry_run`.
-Replacing needs the typed `confirmation` `replace <system>`.
 
 Steps, each logged: the backup's size and SHA-256 against its manifest; restore into a scratch
-database; sanity checks (every table present, row counts equal to the manifest's); only for
-`replace`, confirmed and not a dry run: connections to the live database are cut and, in one
-transaction, the live database is renamed to `<name>_pre_restore_<stamp>` (kept) and the scratch
-one takes its name. Any failure before that leaves the live database untouched; a dry run checks
-the archive and reports the plan without creating anything.
+database; sanity checks (every table present, row counts equal to the manifest's). For
+`replace` (not a dry run) a person then approves in **Browse → Required Actions**: the request
+shows the system, the backup's date and checksum, the row counts of the scratch database against
+the live one, and the name the old database will keep. **Approve** swaps (crash-safe: the live
+database accepts connections whatever moment a process dies; the old one is kept as
+`<name>_pre_restore_<stamp>`); **Reject**, or no answer within `approval_timeout_minutes`
+(default 60), drops the scratch database and changes nothing. Only the system's
+`backup.restore_approvers` may answer when the config names them.
+
+Runs started through the REST API without a person at the UI pre-approve with the typed
+`confirmation` `replace <system>`; a wrong one fails at once, without retry. A dry run needs no
+confirmation. One restore per system at a time (an advisory lock on its server).
 
 Manual runs have no logical date: everything comes from the form.
 """
@@ -24,6 +30,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from xop.tasks.dag_defaults import DEFAULT_ARGS
+from xop.tasks.restore import APPROVAL_TASK, DEFAULT_APPROVAL_TIMEOUT_MINUTES, RestoreApprovalOperator
 
 
 @dag(
@@ -52,14 +59,21 @@ from xop.tasks.dag_defaults import DEFAULT_ARGS
             type="string",
             enum=["scratch", "replace"],
             title="Target",
-            description="scratch: restore beside the live database; replace: swap it in afterwards",
+            description="scratch: restore beside the live database; replace: swap it in once approved",
         ),
         "dry_run": Param(True, type="boolean", title="Dry run", description="check and plan only"),
         "confirmation": Param(
-            "",
-            type="string",
-            title="Confirmation",
-            description="to replace the live database type exactly: replace <system>",
+            None,
+            type=["null", "string"],
+            title="Confirmation (API runs)",
+            description="leave empty to approve in Required Actions; or type: replace <system>",
+        ),
+        "approval_timeout_minutes": Param(
+            DEFAULT_APPROVAL_TIMEOUT_MINUTES,
+            type="integer",
+            minimum=1,
+            title="Approval timeout (minutes)",
+            description="no answer by then: rejected, scratch dropped",
         ),
         "now": Param(
             None, type=["null", "string"], description="instant used in names (ISO 8601); default now"
@@ -69,17 +83,41 @@ from xop.tasks.dag_defaults import DEFAULT_ARGS
 def xop_restore_database():
     @task
     def choose_backup(params: dict | None = None) -> dict:
-        from xop.tasks.backup import find_backup
+        from xop.tasks.restore import find_backup
 
         return find_backup(params or {})
 
     @task
-    def restore_backup(chosen: dict, params: dict | None = None) -> dict:
-        from xop.tasks.backup import restore
+    def prepare_restore(chosen: dict, params: dict | None = None) -> dict:
+        from xop.tasks.restore import prepare
 
-        return restore(chosen, params or {})
+        return prepare(chosen, params or {})
 
-    restore_backup(choose_backup())
+    @task.branch
+    def route(prepared: dict) -> list[str]:
+        from xop.tasks.restore import route
+
+        return route(prepared)
+
+    @task(trigger_rule="none_failed_min_one_success")
+    def swap_in(prepared: dict) -> dict:
+        from xop.tasks.restore import swap
+
+        return swap(prepared)
+
+    @task(trigger_rule="all_done")
+    def finish(ti=None) -> dict:
+        from xop.tasks.restore import finish
+
+        return finish(ti)
+
+    prepared = prepare_restore(choose_backup())
+    approval = RestoreApprovalOperator(task_id=APPROVAL_TASK)
+    decision = route(prepared)
+    swapped = swap_in(prepared)
+    decision >> [approval, swapped]
+    approval >> swapped
+    swapped >> finish()
 
 
 xop_restore_database()

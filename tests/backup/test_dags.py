@@ -19,12 +19,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import yaml
+from airflow.sdk.exceptions import AirflowFailException
 
 from tests.backup.conftest import admin, table_fingerprints
 from tests.publish.conftest import pyftpdlib_tls, tls_cert  # noqa: F401 - fixtures used below
 from xop.backup import BackupSpec, take_backup
 from xop.core.errors import BackupError, ConfigError
-from xop.tasks.backup import find_backup
+from xop.tasks.restore import find_backup
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -138,8 +139,8 @@ def test_restore_dag_replaces_after_confirmation(run_dag, dag_setup: dict, syste
 
 def test_restore_form_is_checked_before_anything_happens(dag_setup: dict) -> None:
     base = {"system": "acme-conf1", "target": "replace", "dry_run": False}
-    with pytest.raises(BackupError, match=r"needs params\.confirmation = 'replace acme-conf1'"):
-        find_backup({**base, "confirmation": "yes please"})
+    with pytest.raises(AirflowFailException, match=r"needs the confirmation 'replace acme-conf1'"):
+        find_backup({**base, "confirmation": "yes please"})  # a person's refusal: never retried
     with pytest.raises(BackupError, match=r"taken on 2026-11-01 \(UTC\); backups exist for \['2026-11-25'\]"):
         find_backup({**base, "confirmation": "replace acme-conf1", "backup_date": "2026-11-01"})
     with pytest.raises(ConfigError, match="backup_date: expected YYYY-MM-DD"):
@@ -147,3 +148,60 @@ def test_restore_form_is_checked_before_anything_happens(dag_setup: dict) -> Non
     chosen = find_backup({"system": "acme-conf1"})
     assert chosen["target"] == "scratch" and chosen["dry_run"] is True
     assert chosen["manifest"] == str(dag_setup["manifest"].manifest_path)
+
+
+def _states(dr) -> dict[str, tuple[str, int]]:
+    return {ti.task_id: (ti.state, ti.try_number) for ti in dr.get_task_instances()}
+
+
+def test_a_wrong_confirmation_fails_once_and_changes_nothing(run_dag, dag_setup: dict, system_db) -> None:
+    before = databases_like(system_db.name)
+    dr = run_dag(
+        "xop_restore_database",
+        system="acme-conf1",
+        target="replace",
+        dry_run=False,
+        confirmation="replace acme-conf2",
+        now="2026-11-26T08:00:00+00:00",
+    )
+    assert dr.state == "failed"
+    assert _states(dr)["choose_backup"] == ("failed", 1)  # not retried
+    assert databases_like(system_db.name) == before
+
+
+def test_a_dry_run_needs_no_confirmation_and_creates_nothing(run_dag, dag_setup: dict, system_db) -> None:
+    before = databases_like(system_db.name)
+    dr = run_dag(
+        "xop_restore_database",
+        system="acme-conf1",
+        target="replace",
+        dry_run=True,
+        confirmation=None,
+        now=None,
+    )
+    assert dr.state == "success"
+    states = _states(dr)
+    assert states["approve_swap"][0] == "skipped" and states["swap_in"][0] == "skipped"
+    assert states["finish"][0] == "success"
+    assert databases_like(system_db.name) == before
+
+
+def test_a_scratch_restore_keeps_the_scratch_database(run_dag, dag_setup: dict, system_db) -> None:
+    dr = run_dag(
+        "xop_restore_database",
+        system="acme-conf1",
+        target="scratch",
+        dry_run=False,
+        confirmation=None,
+        now="2026-11-26T09:00:00+00:00",
+    )
+    assert dr.state == "success"
+    assert f"{system_db.name}_restore_20261126090000" in databases_like(system_db.name)
+
+
+def databases_like(prefix: str) -> set[str]:
+    with admin() as conn:
+        return {
+            r[0]
+            for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", (prefix + "%",))
+        }

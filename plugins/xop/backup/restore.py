@@ -65,6 +65,7 @@ __all__ = [
     "prepare_restore",
     "restore_backup",
     "swap_restored",
+    "was_swapped",
 ]
 
 
@@ -170,6 +171,12 @@ def discard_scratch(spec: BackupSpec, result: RestoreResult, *, why: str) -> Res
     return result
 
 
+def was_swapped(spec: BackupSpec, result: RestoreResult) -> bool:
+    """Whether the swap of ``result`` happened: the previous name exists and the scratch one is gone."""
+    engine = _PostgresRestore(spec) if spec.kind == "postgres" else _SqliteRestore(spec)
+    return engine.was_swapped(result)
+
+
 def restore_backup(
     spec: BackupSpec,
     manifest: BackupManifest,
@@ -228,6 +235,14 @@ class _PostgresRestore:
             sha256=manifest.sha256,
             taken_at=manifest.taken_at.isoformat(),
         )
+
+    def was_swapped(self, result: RestoreResult) -> bool:
+        try:
+            return self._exists(result.previous) and not self._exists(result.scratch)
+        finally:
+            if self._admin is not None:
+                self._admin.close()
+                self._admin = None
 
     def _exists(self, name: str) -> bool:
         return (
@@ -402,6 +417,9 @@ class _SqliteRestore:
             self.drop_scratch(result)
             raise
         result.step(f"restored into {scratch}; {len(result.row_counts)} tables match the manifest")
+
+    def was_swapped(self, result: RestoreResult) -> bool:
+        return Path(result.previous).exists() and not Path(result.scratch).exists()
 
     def swap(self, result: RestoreResult, *, on_step: StepHook) -> None:
         scratch, previous = Path(result.scratch), Path(result.previous)

@@ -49,7 +49,12 @@ class BackupSpec(_Strict):
     path: Path | None = Field(None, description="SQLite database file (kind=sqlite)")
     include_globals: bool = Field(True, description="also save roles/tablespaces (pg_dumpall --globals-only)")
     retention: RetentionSpec = Field(default_factory=RetentionSpec)
-    directory: Path | None = Field(None, description="where backups go; default: the audit's backup dir")
+    directory: Path | None = Field(None, description="where backups go; default: see backup_root()")
+    restore_approvers: list[str] = Field(
+        default_factory=list,
+        description="Airflow user ids who may approve replacing this database (the restore DAG's "
+        "approval step); empty: everyone Airflow lets act on the restore DAG's required actions",
+    )
 
     @model_validator(mode="after")
     def _source_matches_kind(self) -> BackupSpec:

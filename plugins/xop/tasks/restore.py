@@ -1,0 +1,233 @@
+"""Task bodies of the restore DAG: check the form, prepare, ask a person, swap, clean up.
+
+``choose_backup`` refuses a wrong typed confirmation without retry (a person's answer does not
+change on a second try); ``prepare_restore`` restores into the scratch database and writes the
+text the approver reads; ``route`` picks the path (nothing more for a dry run or a scratch
+restore, the swap at once when the typed confirmation pre-approved it, else the approval);
+``swap_in`` is the crash-safe swap; ``finish`` (the DAG's teardown) drops the scratch database
+of a replace that was refused, timed out or failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from xop.backup.api import latest_verified, list_backups
+from xop.backup.manifest import read_manifest
+from xop.backup.restore import (
+    ConfirmationRefused,
+    RestoreResult,
+    check_confirmation,
+    confirmation_phrase,
+    discard_scratch,
+    prepare_restore,
+    swap_restored,
+    was_swapped,
+)
+from xop.core.errors import BackupError, ConfigError
+from xop.core.specs.backup import backup_root
+from xop.tasks import runtime
+
+log = logging.getLogger(__name__)
+
+APPROVAL_TASK = "approve_swap"
+SWAP_TASK = "swap_in"
+DEFAULT_APPROVAL_TIMEOUT_MINUTES = 60
+
+
+def _system(system_id: str):
+    _, system = runtime.config().system(system_id)
+    if system.backup is None:
+        raise ConfigError(f"system {system_id!r} has no backup section in the config")
+    return system
+
+
+def find_backup(params: dict[str, Any]) -> dict[str, Any]:
+    """Check the restore form and pick the backup; fails before anything is touched.
+
+    A confirmation that is given but wrong fails the task for good (:class:`AirflowFailException`,
+    no retry). An empty one means: ask a person in Airflow before the swap.
+    """
+    system_id = (params.get("system") or "").strip()
+    if not system_id:
+        raise ConfigError("params.system: name the system to restore (its id in the config)")
+    target = params.get("target") or "scratch"
+    dry_run = bool(params.get("dry_run", True))
+    confirmation = (params.get("confirmation") or "").strip()
+    preapproved = False
+    if target == "replace" and not dry_run and confirmation:
+        try:
+            check_confirmation(system_id, confirmation)
+        except ConfirmationRefused as exc:
+            raise AirflowFailException(str(exc)) from exc
+        preapproved = True
+    cfg = runtime.config()
+    system = _system(system_id)
+    root = backup_root(cfg, system)
+    on = _parse_date(params.get("backup_date"))
+    manifest = latest_verified(root, system=system_id, on=on)
+    if manifest is None:
+        available = sorted({m.taken_at.date().isoformat() for m in list_backups(root, system=system_id)})
+        raise BackupError(
+            f"no verified backup of {system_id!r} under {root}"
+            + (f" taken on {on.isoformat()} (UTC)" if on else "")
+            + f"; backups exist for {available or 'no date'}"
+        )
+    log.info(
+        "restore %s from %s (taken %s, %d bytes, sha256 %s), target %s%s",
+        system_id,
+        manifest.path.name,
+        manifest.taken_at.isoformat(),
+        manifest.size,
+        manifest.sha256,
+        target,
+        " (dry run)" if dry_run else "",
+    )
+    return {
+        "system": system_id,
+        "manifest": str(manifest.manifest_path),
+        "taken_at": manifest.taken_at.isoformat(),
+        "target": target,
+        "dry_run": dry_run,
+        "preapproved": preapproved,
+    }
+
+
+def prepare(chosen: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Verify, restore into the scratch database and check it; the text the approver will read."""
+    system = _system(chosen["system"])
+    manifest = read_manifest(Path(chosen["manifest"]))
+    result = prepare_restore(
+        system.backup,
+        manifest,
+        target=chosen["target"],
+        now=runtime.resolve_now(params.get("now")),
+        dry_run=chosen["dry_run"],
+    )
+    return {
+        "chosen": chosen,
+        "result": result.as_dict(),
+        "approval_text": approval_text(result),
+        "approvers": list(system.backup.restore_approvers),
+    }
+
+
+def approval_text(result: RestoreResult) -> str:
+    """What the person approving sees: what will happen, from what, and the counts side by side."""
+    tables = sorted(set(result.row_counts) | set(result.live_row_counts))
+    rows = "\n".join(
+        f"| `{t}` | {result.row_counts.get(t, '—')} | {result.live_row_counts.get(t, '—')} |" for t in tables
+    )
+    return (
+        f"**Replace the live database of `{result.system}`** with the backup taken "
+        f"**{result.taken_at}** (UTC).\n\n"
+        f"- backup file: `{Path(result.backup).name}`, SHA-256 `{result.sha256}` (verified, full read)\n"
+        f"- restored and checked in the scratch database `{result.scratch}`\n"
+        f"- on **Approve**: `{result.live}` becomes the restored data; the current database is kept "
+        f"as **`{result.previous}`**\n"
+        f"- on **Reject** or no answer in time: the scratch database is dropped; nothing else changes\n\n"
+        f"| table | rows restored (scratch) | rows now (live) |\n|---|---:|---:|\n{rows}\n"
+    )
+
+
+def route(prepared: dict[str, Any]) -> list[str]:
+    """The branch: [] (nothing to swap), the swap at once (pre-approved), or the approval first."""
+    chosen = prepared["chosen"]
+    if chosen["dry_run"] or chosen["target"] != "replace":
+        return []
+    return [SWAP_TASK] if chosen["preapproved"] else [APPROVAL_TASK]
+
+
+def swap(prepared: dict[str, Any]) -> dict[str, Any]:
+    system = _system(prepared["chosen"]["system"])
+    result = swap_restored(system.backup, RestoreResult.from_dict(prepared["result"]))
+    return result.as_dict()
+
+
+def finish(ti: Any) -> dict[str, Any]:
+    """Always runs last: a replace that did not swap loses its scratch database.
+
+    The run fails when nothing was prepared (an earlier step failed) or when a swap that was
+    approved did not happen; a rejection or a timeout is a successful run that changed nothing.
+    """
+    prepared = ti.xcom_pull(task_ids="prepare_restore")
+    if not prepared:
+        raise AirflowFailException(
+            "the restore stopped before its scratch database was ready; nothing changed"
+        )
+    chosen, result = prepared["chosen"], RestoreResult.from_dict(prepared["result"])
+    if chosen["dry_run"]:
+        return {"outcome": "dry run: nothing created", "steps": result.steps}
+    if chosen["target"] != "replace":
+        return {"outcome": f"restored into {result.scratch}", "steps": result.steps}
+    system = _system(chosen["system"])
+    if was_swapped(system.backup, result):
+        return {"outcome": f"swapped; the old database is {result.previous}"}
+    answer = ti.xcom_pull(task_ids=APPROVAL_TASK) or {}
+    approved = chosen["preapproved"] or answer.get("chosen_options") == [ApprovalOperator.APPROVE]
+    discard_scratch(system.backup, result, why="not swapped")
+    if approved:
+        raise AirflowFailException(
+            f"the approved swap of {result.system!r} did not happen (see {SWAP_TASK}); "
+            f"scratch database {result.scratch!r} dropped, live database unchanged"
+        )
+    who = answer.get("responded_by_user") or {}
+    how = f"rejected by {who.get('name')}" if who else "rejected or not answered in time"
+    log.info("restore of %s %s: scratch dropped, live database unchanged", result.system, how)
+    return {"outcome": f"{how}; scratch dropped; live database unchanged", "steps": result.steps}
+
+
+class RestoreApprovalOperator(ApprovalOperator):
+    """Approve or reject the swap; respondents and timeout are read when the task runs.
+
+    ``assigned_users`` come from the system's ``backup.restore_approvers`` (as prepared) and the
+    wait from the ``approval_timeout_minutes`` param (default 60). No answer in time counts as
+    **Reject** (the scheduler writes the default).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            subject="Restore {{ params.system }}: replace the live database?",
+            body="{{ ti.xcom_pull(task_ids='prepare_restore')['approval_text'] }}",
+            defaults=self.REJECT,
+            response_timeout=timedelta(minutes=DEFAULT_APPROVAL_TIMEOUT_MINUTES),
+            **kwargs,
+        )
+
+    def execute(self, context):
+        params = context["params"]
+        minutes = int(params.get("approval_timeout_minutes") or DEFAULT_APPROVAL_TIMEOUT_MINUTES)
+        self.response_timeout = timedelta(minutes=minutes)
+        prepared = context["ti"].xcom_pull(task_ids="prepare_restore") or {}
+        approvers = prepared.get("approvers") or []
+        self.assigned_users = [{"id": user, "name": user} for user in approvers] or None
+        return super().execute(context)
+
+
+def _parse_date(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"params.backup_date: expected YYYY-MM-DD, got {value!r}") from None
+
+
+__all__ = [
+    "RestoreApprovalOperator",
+    "approval_text",
+    "confirmation_phrase",
+    "find_backup",
+    "finish",
+    "prepare",
+    "route",
+    "swap",
+]
