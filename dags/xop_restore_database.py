@@ -30,7 +30,11 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from xop.tasks.dag_defaults import DEFAULT_ARGS
-from xop.tasks.restore import APPROVAL_TASK, DEFAULT_APPROVAL_TIMEOUT_MINUTES, RestoreApprovalOperator
+from xop.tasks.restore_approval import (
+    APPROVAL_TASK,
+    DEFAULT_APPROVAL_TIMEOUT_MINUTES,
+    RestoreApprovalOperator,
+)
 
 
 @dag(

@@ -11,7 +11,7 @@ of a replace that was refused, timed out or failed.
 from __future__ import annotations
 
 import logging
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +33,9 @@ from xop.backup.restore import (
 from xop.core.errors import BackupError, ConfigError
 from xop.core.specs.backup import backup_root
 from xop.tasks import runtime
+from xop.tasks.restore_approval import APPROVAL_TASK, SWAP_TASK
 
 log = logging.getLogger(__name__)
-
-APPROVAL_TASK = "approve_swap"
-SWAP_TASK = "swap_in"
-DEFAULT_APPROVAL_TIMEOUT_MINUTES = 60
 
 
 def _system(system_id: str):
@@ -183,33 +180,6 @@ def finish(ti: Any) -> dict[str, Any]:
     return {"outcome": f"{how}; scratch dropped; live database unchanged", "steps": result.steps}
 
 
-class RestoreApprovalOperator(ApprovalOperator):
-    """Approve or reject the swap; respondents and timeout are read when the task runs.
-
-    ``assigned_users`` come from the system's ``backup.restore_approvers`` (as prepared) and the
-    wait from the ``approval_timeout_minutes`` param (default 60). No answer in time counts as
-    **Reject** (the scheduler writes the default).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(
-            subject="Restore {{ params.system }}: replace the live database?",
-            body="{{ ti.xcom_pull(task_ids='prepare_restore')['approval_text'] }}",
-            defaults=self.REJECT,
-            response_timeout=timedelta(minutes=DEFAULT_APPROVAL_TIMEOUT_MINUTES),
-            **kwargs,
-        )
-
-    def execute(self, context):
-        params = context["params"]
-        minutes = int(params.get("approval_timeout_minutes") or DEFAULT_APPROVAL_TIMEOUT_MINUTES)
-        self.response_timeout = timedelta(minutes=minutes)
-        prepared = context["ti"].xcom_pull(task_ids="prepare_restore") or {}
-        approvers = prepared.get("approvers") or []
-        self.assigned_users = [{"id": user, "name": user} for user in approvers] or None
-        return super().execute(context)
-
-
 def _parse_date(value: Any) -> date | None:
     if value in (None, ""):
         return None
@@ -222,7 +192,6 @@ def _parse_date(value: Any) -> date | None:
 
 
 __all__ = [
-    "RestoreApprovalOperator",
     "approval_text",
     "confirmation_phrase",
     "find_backup",
