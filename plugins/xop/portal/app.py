@@ -14,6 +14,7 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xop.core.config import XopConfig
@@ -47,25 +48,22 @@ def create_app(cfg: XopConfig, engine: Engine) -> FastAPI:
     )
 
     @app.middleware("http")
-    async def who(request: Request, call_next) -> Response:
-        portal: Portal = request.app.state.portal
-        request.state.session = store.find_session(
-            portal.engine, request.cookies.get(SESSION_COOKIE), now=portal.now()
-        )
-        return await call_next(request)
-
-    @app.middleware("http")
     async def guard(request: Request, call_next) -> Response:
+        """Body limit, the visitor's session, security headers and the server time of the page."""
         started = time.perf_counter()
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is None or not length.isdigit():
-                response: Response = PlainTextResponse("Length required", status_code=411)
-            elif int(length) > MAX_BODY:
-                response = PlainTextResponse("The form is too large.", status_code=413)
-            else:
-                response = await call_next(request)
+        length = request.headers.get("content-length")
+        if request.method == "POST" and (length is None or not length.isdigit()):
+            response: Response = PlainTextResponse("Length required", status_code=411)
+        elif request.method == "POST" and int(length) > MAX_BODY:
+            response = PlainTextResponse("The form is too large.", status_code=413)
         else:
+            portal: Portal = request.app.state.portal
+            sid = request.cookies.get(SESSION_COOKIE)
+            request.state.session = (
+                await run_in_threadpool(store.find_session, portal.engine, sid, now=portal.now())
+                if sid
+                else None
+            )
             response = await call_next(request)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)

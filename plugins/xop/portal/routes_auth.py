@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from xop.core.config import XopConfig
 from xop.notify.links import LinkExpired, LinkInvalid, portal_base, read_ticket_link
@@ -53,13 +54,13 @@ def signin_page(request: Request, next_path: str = "/", *, status: int = 200) ->
 
 
 @router.get("/")
-def home(request: Request) -> Response:
+def home(request: Request, background: BackgroundTasks) -> Response:
     portal, session = portal_of(request), request.state.session
     if session is None:
         return signin_page(request)
     if not session.full:
         return RedirectResponse(f"/tickets/{session.ticket}", status_code=303)
-    portal.log(request, "list", "ok")
+    background.add_task(portal.log, request, "list", "ok")  # after the response: off the page time
     return render(
         request,
         "list.html",
@@ -107,8 +108,12 @@ def _send_signin(portal: Portal, *, email: str, next_path: str, client: str) -> 
 
 @router.post("/signin")
 async def request_signin(request: Request, background: BackgroundTasks) -> Response:
-    portal = portal_of(request)
     form = await read_form(request)
+    return await run_in_threadpool(_request_signin, request, background, form)
+
+
+def _request_signin(request: Request, background: BackgroundTasks, form: dict[str, str]) -> Response:
+    portal = portal_of(request)
     if refused := csrf_refusal(request, form, "signin_request"):
         return refused
     next_path = clean_next(form.get("next"))
@@ -171,8 +176,12 @@ def confirm_signin(request: Request, token: str) -> Response:
 
 @router.post("/signin/{token}")
 async def use_signin(request: Request, token: str) -> Response:
-    portal = portal_of(request)
     form = await read_form(request)
+    return await run_in_threadpool(_use_signin, request, token, form)
+
+
+def _use_signin(request: Request, token: str, form: dict[str, str]) -> Response:
+    portal = portal_of(request)
     if refused := csrf_refusal(request, form, "signin"):
         return refused
     state = store.use_signin(portal.engine, token[:100], now=portal.now())
@@ -208,8 +217,12 @@ def _signed_in(
 
 @router.post("/signout")
 async def signout(request: Request) -> Response:
-    portal = portal_of(request)
     form = await read_form(request)
+    return await run_in_threadpool(_signout, request, form)
+
+
+def _signout(request: Request, form: dict[str, str]) -> Response:
+    portal = portal_of(request)
     if refused := csrf_refusal(request, form, "signout"):
         return refused
     if request.state.session is not None:
@@ -310,8 +323,12 @@ def _send_fresh_link(portal: Portal, cfg: XopConfig, *, email: str, number: str,
 
 @router.post("/links/renew")
 async def renew_link(request: Request, background: BackgroundTasks) -> Response:
-    portal = portal_of(request)
     form = await read_form(request)
+    return await run_in_threadpool(_renew_link, request, background, form)
+
+
+def _renew_link(request: Request, background: BackgroundTasks, form: dict[str, str]) -> Response:
+    portal = portal_of(request)
     if refused := csrf_refusal(request, form, "link_request"):
         return refused
     try:

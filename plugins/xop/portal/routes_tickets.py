@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from xop.core.errors import InvalidInput, InvalidTransition, TicketError
 from xop.core.vocabulary import URGENCY_ORDER
@@ -41,17 +42,19 @@ def _not_found(request: Request, number: str | None) -> Response:
     return message(request, "Not found", "There is nothing here, or it is not yours to see.", status=404)
 
 
-def _visible(request: Request, raw: str) -> tuple[str | None, Response | None]:
-    """(number, None) if the signed-in contact may see the ticket; else (None, the page to show)."""
+def _visible(request: Request, raw: str, *, look: bool = True) -> tuple[str | None, Response | None]:
+    """(number, None) if the signed-in contact may see the ticket; else (None, the page to show).
+    ``look=False`` leaves the ticket's customer to the caller (the page reads the ticket anyway)."""
     number = clean_number(raw)
     session = request.state.session
     if session is None:
         return None, signin_page(request, f"/tickets/{number}" if number else "/", status=401)
-    if number is None:
-        return None, _not_found(request, raw[:16])
-    customer = ticket_customer(portal_of(request).engine, number)
-    if customer is None or not session.may_see(customer, number):
-        return None, _not_found(request, number)
+    if number is None or (session.ticket is not None and session.ticket != number):
+        return None, _not_found(request, number or raw[:16])
+    if look:
+        customer = ticket_customer(portal_of(request).engine, number)
+        if customer is None or not session.may_see(customer, number):
+            return None, _not_found(request, number)
     return number, None
 
 
@@ -59,8 +62,9 @@ def _ticket_page(
     request: Request, number: str, *, notice: str | None = None, error: str | None = None, status: int = 200
 ) -> Response:
     portal = portal_of(request)
-    view = ticket_view(portal.cfg, portal.engine, number, request.state.session.email)
-    if view is None:
+    session = request.state.session
+    view = ticket_view(portal.cfg, portal.engine, number, session.email)
+    if view is None or not session.may_see(view.customer, number):
         return _not_found(request, number)
     return render(
         request,
@@ -71,17 +75,21 @@ def _ticket_page(
 
 
 @router.get("/tickets/{number}")
-def ticket(request: Request, number: str, k: str | None = None, done: str | None = None) -> Response:
+def ticket(
+    request: Request, background: BackgroundTasks, number: str, k: str | None = None, done: str | None = None
+) -> Response:
     if k is not None:
         clean = clean_number(number)
         if clean is None:
             return _not_found(request, number[:16])
         return follow_link(request, clean, k)
-    number, refused = _visible(request, number)
+    number, refused = _visible(request, number, look=False)
     if refused:
         return refused
-    portal_of(request).log(request, "view_ticket", "ok", ticket=number)
-    return _ticket_page(request, number, notice=NOTICES.get(done or ""))
+    page = _ticket_page(request, number, notice=NOTICES.get(done or ""))
+    if page.status_code == 200:
+        background.add_task(portal_of(request).log, request, "view_ticket", "ok", ticket=number)
+    return page
 
 
 ACTIONS = {
@@ -94,13 +102,19 @@ ACTIONS = {
 
 @router.post("/tickets/{number}/{action}")
 async def act(request: Request, number: str, action: str, background: BackgroundTasks) -> Response:
+    form = await read_form(request)
+    return await run_in_threadpool(_act, request, number, action, background, form)
+
+
+def _act(
+    request: Request, number: str, action: str, background: BackgroundTasks, form: dict[str, str]
+) -> Response:
     if action not in ACTIONS:
         return message(request, "Not found", "There is nothing here, or it is not yours to see.", status=404)
     number, refused = _visible(request, number)
     if refused:
         return refused
     portal = portal_of(request)
-    form = await read_form(request)
     if refused := csrf_refusal(request, form, action, number):
         return refused
     field, required, limit, done = ACTIONS[action]
@@ -177,10 +191,14 @@ def new_ticket(request: Request) -> Response:
 
 @router.post("/new")
 async def open_ticket(request: Request, background: BackgroundTasks) -> Response:
+    form = await read_form(request)
+    return await run_in_threadpool(_open_ticket, request, background, form)
+
+
+def _open_ticket(request: Request, background: BackgroundTasks, form: dict[str, str]) -> Response:
     if refused := _full_session(request):
         return refused
     portal, session = portal_of(request), request.state.session
-    form = await read_form(request)
     if refused := csrf_refusal(request, form, "open_ticket"):
         return refused
     values = {k: form.get(k, "") for k in ("system", "subject", "description", "proposed_urgency", "level")}
