@@ -18,7 +18,12 @@ from starlette.routing import Mount
 from tests.conftest import TEST_CONFIG
 
 #: user -> (simple auth manager role, password)
-USERS = {"alice": ("admin", "alice-secret-pw"), "victor": ("viewer", "victor-secret-pw")}
+USERS = {
+    "alice": ("admin", "alice-secret-pw"),
+    "oscar": ("op", "oscar-secret-pw"),
+    "ursula": ("user", "ursula-secret-pw"),
+    "victor": ("viewer", "victor-secret-pw"),
+}
 
 
 def configure_airflow_auth(home: Path) -> dict[str, str]:

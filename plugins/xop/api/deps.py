@@ -12,11 +12,13 @@ import threading
 from datetime import UTC, datetime
 from typing import Annotated
 
+from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.core_api.security import bearer_scheme, get_user, oauth2_scheme
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
+from xop.api import auth
 from xop.connections.ticket_db import ticket_db
 from xop.core.config import load_config
 from xop.tickets import TicketService
@@ -49,12 +51,21 @@ async def current_user(
 UserDep = Annotated[BaseUser, Depends(current_user)]
 
 
-def actor_name(user: UserDep) -> str:
-    """The name actions are recorded with."""
-    return user.get_name()
+def _acting(method: auth.Method):
+    def acting_user(user: UserDep) -> str:
+        """The name actions are recorded with, once the auth manager allows the user to act."""
+        refusal = auth.refusal_to_act(get_auth_manager(), user, method=method)
+        if refusal is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=refusal.message)
+        return user.get_name()
+
+    return acting_user
 
 
-ActorDep = Annotated[str, Depends(actor_name)]
+#: The acting user of a request that creates something (open a ticket).
+CreatorDep = Annotated[str, Depends(_acting("POST"))]
+#: The acting user of a request that changes an existing ticket.
+ActorDep = Annotated[str, Depends(_acting("PUT"))]
 
 
 def ticket_service(request: Request) -> TicketService:

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from airflow.api_fastapi.app import get_auth_manager
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from xop.api import idempotency, queries
-from xop.api.deps import ActorDep, NowDep, ServiceDep, UserDep
+from xop.api import auth, idempotency, queries
+from xop.api.deps import ActorDep, CreatorDep, NowDep, ServiceDep, UserDep
 from xop.api.schemas import (
     NUMBER_PATTERN,
     BodyText,
@@ -38,6 +39,7 @@ from xop.tickets import TicketService
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8 JSON)."},
     401: {"model": ErrorBody, "description": "No valid Airflow token."},
+    403: {"model": ErrorBody, "description": "Read only: names the permission missing."},
     404: {"model": ErrorBody, "description": "No such ticket."},
     409: {"model": ErrorBody, "description": "The ticket's state or level does not allow this action."},
     422: {"model": ErrorBody, "description": "Invalid input; `detail[].loc` names the field."},
@@ -105,7 +107,16 @@ def _respond(request: Request, code: int, payload: dict[str, Any], *, replayed: 
 
 @router.get("/me", response_model=Me, summary="The authenticated user, as actions record them")
 def me(user: UserDep) -> Me:
-    return Me(name=user.get_name())
+    manager = get_auth_manager()
+    refusal = auth.refusal_to_act(manager, user, method="POST") or auth.refusal_to_act(
+        manager, user, method="PUT"
+    )
+    return Me(
+        name=user.get_name(),
+        roles=list(auth.user_roles(user)),
+        may_act=refusal is None,
+        why_not=refusal.message if refusal else None,
+    )
 
 
 @router.get("/customers", summary="Customers and their systems (for forms)")
@@ -166,7 +177,7 @@ def get_ticket(number: Number, svc: ServiceDep, _user: UserDep, now: NowDep) -> 
     return _detail(svc, number, now)
 
 
-_ACTION_ERRORS = {k: ERRORS[k] for k in (404, 409, 422)}
+_ACTION_ERRORS = {k: ERRORS[k] for k in (403, 404, 409, 422)}
 
 
 @router.post(
@@ -174,10 +185,15 @@ _ACTION_ERRORS = {k: ERRORS[k] for k in (404, 409, 422)}
     response_model=TicketDetail,
     status_code=status.HTTP_201_CREATED,
     summary="Open a ticket",
-    responses={409: ERRORS[409], 422: ERRORS[422]},
+    responses={403: ERRORS[403], 409: ERRORS[409], 422: ERRORS[422]},
 )
 def open_ticket(
-    request: Request, body: OpenTicketBody, svc: ServiceDep, actor: ActorDep, now: NowDep, key: IdemKey = None
+    request: Request,
+    body: OpenTicketBody,
+    svc: ServiceDep,
+    actor: CreatorDep,
+    now: NowDep,
+    key: IdemKey = None,
 ) -> JSONResponse:
     def act() -> str:
         return svc.open(**body.model_dump(), actor=actor, now=now).number

@@ -168,6 +168,9 @@ class TicketPage(BaseModel):
 
 class Me(BaseModel):
     name: str
+    roles: list[str] = Field(description="The user's Airflow roles, as the auth manager names them.")
+    may_act: bool = Field(description="May open tickets and act on them (else read only).")
+    why_not: str | None = Field(description="When ``may_act`` is false: the permission missing.")
 
 
 class ErrorBody(BaseModel):
