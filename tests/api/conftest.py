@@ -57,6 +57,13 @@ def tokens(session_client) -> dict[str, str]:
     return {user: harness.token_for(session_client, user) for user in harness.USERS}
 
 
+@pytest.fixture(scope="session")
+def live_url(airflow_app) -> Iterator[str]:
+    """The same Airflow app over real HTTP (uvicorn on a loopback port)."""
+    with harness.serve(airflow_app) as url:
+        yield url
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(T0)

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
+import uvicorn
 from fastapi import FastAPI
 from starlette.routing import Mount
 
 from tests.conftest import TEST_CONFIG
+from xop.demo.peers import free_port
 
 #: user -> (simple auth manager role, password)
 USERS = {
@@ -96,3 +101,23 @@ def token_for(client, user: str) -> str:
     r = client.post("/auth/token", json={"username": user, "password": USERS[user][1]})
     assert r.status_code == 201, r.text
     return r.json()["access_token"]
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """``app`` on uvicorn in a thread on a free loopback port (real HTTP); yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="xop-uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from tests.api import harness
 from tests.conftest import REPO, create_pg_database, drop_pg_database
-from xop.demo.peers import free_port
 
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -47,19 +44,8 @@ class LiveServer:
 @pytest.fixture(scope="session")
 def live_server(airflow_db, tmp_path_factory) -> Iterator[LiveServer]:
     app = harness.airflow_app(Path(tmp_path_factory.getbasetemp()))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="xop-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", app)
-    server.should_exit = True
-    thread.join(10)
+    with harness.serve(app) as url:
+        yield LiveServer(url, app)
 
 
 @pytest.fixture

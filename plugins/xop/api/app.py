@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xop.api import intake_routes, routes, sla_reports
+from xop.api import intake_routes, limits, routes, sla_reports
 from xop.api.deps import UserDep
 from xop.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from xop.api.idempotency import IdempotencyKeyInProgress
+from xop.core.config import load_config
 from xop.core.errors import InvalidInput, InvalidTransition, TicketError, TicketNotFound
 
 WEB = Path(__file__).resolve().parents[1] / "web"
@@ -56,6 +58,8 @@ def _where(field: str) -> str:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, limits.validation_error)  # type: ignore[arg-type]
+
     @app.exception_handler(InvalidInput)
     async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
         return JSONResponse(
@@ -97,6 +101,14 @@ def _sign_in_page(request: Request) -> str:
     )
 
 
+def _max_body_bytes(app: FastAPI) -> int:
+    if app.state.max_body_bytes is None:
+        service = app.state.ticket_service
+        cfg = service.cfg if service is not None else load_config()
+        app.state.max_body_bytes = cfg.api.max_body_bytes
+    return app.state.max_body_bytes
+
+
 def create_app() -> FastAPI:
     """The ticket app. ``app.state.ticket_service`` and ``app.state.clock`` may be set by tests;
     by default the service is built from the ``xop_db`` connection on first use."""
@@ -110,6 +122,8 @@ def create_app() -> FastAPI:
     )
     app.state.ticket_service = None
     app.state.clock = None
+    app.state.max_body_bytes = None  # None: ``api.max_body_bytes`` of the service's config
+    app.add_middleware(limits.BodyLimit, limit=lambda: _max_body_bytes(app))
     _install_error_handlers(app)
     app.include_router(routes.router)
     app.include_router(sla_reports.router)  # i17: clock timeline and compliance view

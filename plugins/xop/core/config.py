@@ -32,6 +32,7 @@ from pydantic import (
 
 from xop.core.errors import ConfigError
 from xop.core.paths import CONFIG_DIR
+from xop.core.specs.api import ApiSpec
 from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
 from xop.core.specs.backup import BackupSpec, PublicationSpec
 from xop.core.specs.common import TimeZoneName
@@ -256,6 +257,7 @@ class XopConfig(_Strict):
     intake: IntakeSpec = IntakeSpec()
     customers: tuple[CustomerSpec, ...] = ()
     staff: StaffSpec = StaffSpec()
+    api: ApiSpec = ApiSpec()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> XopConfig:
