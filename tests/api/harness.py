@@ -28,6 +28,7 @@ USERS = {
     "oscar": ("op", "oscar-secret-pw"),
     "ursula": ("user", "ursula-secret-pw"),
     "victor": ("viewer", "victor-secret-pw"),
+    "omar": ("user", "omar-secret-pw"),  # Level 3 by ``staff:`` in the test config
 }
 
 

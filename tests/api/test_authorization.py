@@ -85,6 +85,44 @@ def test_user_op_and_admin_may_act(client, tokens, api_engine, role):
     assert {e["actor"] for e in events} == {ROLE_USERS[role]}
 
 
+def test_the_level_rules_of_the_ticket_model_apply(client, tokens):
+    """An L2 user's response does not meet an L3 clock; the L3 user's does."""
+    number = open_ticket(client)["number"]
+    client.post(f"{BASE}/tickets/{number}/escalate", json={"to_level": 3})
+
+    def l3_response():
+        return {c["name"]: c for c in client.get(f"{BASE}/tickets/{number}").json()["clocks"]}["l3_response"]
+
+    as_user(client, tokens, "ursula")
+    assert client.get(f"{BASE}/me").json()["level"] == 2
+    seen = client.get(f"{BASE}/tickets/{number}").json()
+    r = client.post(f"{BASE}/tickets/{number}/respond", json={"body": "L2 here"})
+    assert r.status_code in (200, 409), r.text
+    assert l3_response()["status"] == "running"
+    if "respond" not in seen["actions"]:  # refused: the page was told why
+        assert {x["action"] for x in seen["refused_actions"]} >= {"respond"}
+
+    as_user(client, tokens, "omar")
+    assert client.get(f"{BASE}/me").json()["level"] == 3
+    assert "respond" in client.get(f"{BASE}/tickets/{number}").json()["actions"]
+    act = client.post(f"{BASE}/tickets/{number}/respond", json={"body": "L3 engineer here"})
+    assert act.status_code == 200, act.text
+    assert l3_response()["status"] == "met"
+
+
+def test_a_viewer_sees_every_action_refused_with_the_reason(client, tokens):
+    number = open_ticket(client)["number"]
+    as_user(client, tokens, "victor")
+    t = client.get(f"{BASE}/tickets/{number}").json()
+    assert t["actions"] == []
+    why = {x["action"]: x["why"] for x in t["refused_actions"]}
+    assert "'POST on DAG Runs'" in why["respond"] and "'POST on DAG Runs'" in why["close"]
+    as_user(client, tokens, "ursula")
+    t = client.get(f"{BASE}/tickets/{number}").json()
+    assert "respond" in t["actions"] and "respond" not in {x["action"] for x in t["refused_actions"]}
+    assert all(x["why"] for x in t["refused_actions"])  # reopen of an open ticket, etc.
+
+
 # ------------------------------------------- the combination, for both kinds of auth manager
 
 

@@ -20,8 +20,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 
 from xop.api import auth
 from xop.connections.ticket_db import ticket_db
-from xop.core.config import load_config
-from xop.tickets import TicketService
+from xop.core.config import XopConfig, load_config
+from xop.tickets import Actor, TicketService
 
 _service_lock = threading.Lock()
 
@@ -51,23 +51,6 @@ async def current_user(
 UserDep = Annotated[BaseUser, Depends(current_user)]
 
 
-def _acting(method: auth.Method):
-    def acting_user(user: UserDep) -> str:
-        """The name actions are recorded with, once the auth manager allows the user to act."""
-        refusal = auth.refusal_to_act(get_auth_manager(), user, method=method)
-        if refusal is not None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=refusal.message)
-        return user.get_name()
-
-    return acting_user
-
-
-#: The acting user of a request that creates something (open a ticket).
-CreatorDep = Annotated[str, Depends(_acting("POST"))]
-#: The acting user of a request that changes an existing ticket.
-ActorDep = Annotated[str, Depends(_acting("PUT"))]
-
-
 def ticket_service(request: Request) -> TicketService:
     """The app's ticket service; built on first use from the ``xop_db`` connection and config."""
     state = request.app.state
@@ -88,3 +71,54 @@ def request_now(request: Request) -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(request_now)]
+
+
+def staff_actor(user: BaseUser, cfg: XopConfig) -> Actor:
+    """The Airflow user as the ticket model's staff actor: its level from ``staff:`` in the
+    config (by user name, else by its Airflow roles, else the default level)."""
+    name = user.get_name()
+    return Actor.staff(name, cfg.staff_level(name, auth.user_roles(user)))
+
+
+def _acting(method: auth.Method):
+    def acting_staff(user: UserDep, svc: ServiceDep) -> Actor:
+        """The staff actor of the request, once the auth manager allows the user to act."""
+        refusal = auth.refusal_to_act(get_auth_manager(), user, method=method)
+        if refusal is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail=refusal.message)
+        return staff_actor(user, svc.cfg)
+
+    return acting_staff
+
+
+#: The acting staff of a request that creates something (open a ticket).
+CreatorDep = Annotated[Actor, Depends(_acting("POST"))]
+#: The acting staff of a request that changes something that exists (a ticket, a message).
+StaffDep = Annotated[Actor, Depends(_acting("PUT"))]
+
+
+def actor_name(staff: StaffDep) -> str:
+    """The name a permitted change is recorded with (for callers that record only a name)."""
+    return staff.name
+
+
+ActorDep = Annotated[str, Depends(actor_name)]
+
+
+class Reader:
+    """The user of a read: the staff actor whose actions are hinted, and why it may not act."""
+
+    def __init__(self, actor: Actor, refusal: auth.Refusal | None) -> None:
+        self.actor = actor
+        self.refusal = refusal
+
+
+def reader(user: UserDep, svc: ServiceDep) -> Reader:
+    manager = get_auth_manager()
+    refusal = auth.refusal_to_act(manager, user, method="PUT") or auth.refusal_to_act(
+        manager, user, method="POST"
+    )
+    return Reader(staff_actor(user, svc.cfg), refusal)
+
+
+ReaderDep = Annotated[Reader, Depends(reader)]

@@ -6,14 +6,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from airflow.api_fastapi.app import get_auth_manager
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from xop.api import auth, idempotency, queries
-from xop.api.deps import ActorDep, CreatorDep, NowDep, ServiceDep, UserDep
+from xop.api.deps import CreatorDep, NowDep, ReaderDep, ServiceDep, StaffDep, UserDep
 from xop.api.schemas import (
     NUMBER_PATTERN,
     BodyText,
@@ -34,7 +33,8 @@ from xop.api.schemas import (
     Urgency,
 )
 from xop.core.errors import TicketNotFound
-from xop.tickets import TicketService
+from xop.tickets import Actor, TicketService, decide
+from xop.tickets.model import ACTIONS
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8 JSON)."},
@@ -58,11 +58,20 @@ IdemKey = Annotated[
 ]
 
 
-def _detail(svc: TicketService, number: str, now: datetime) -> dict[str, Any]:
+def _detail(
+    svc: TicketService, number: str, now: datetime, actor: Actor, refusal: auth.Refusal | None = None
+) -> dict[str, Any]:
+    """The ticket as ``actor`` sees it: the actions it may take, and why not the others (all of
+    them when the auth manager does not let the user act at all)."""
     with svc.engine.connect() as conn:
-        detail = queries.ticket_detail(conn, svc.cfg, number, now=now)
+        detail = queries.ticket_detail(conn, svc.cfg, number, now=now, actor=actor)
     if detail is None:
         raise TicketNotFound(f"no ticket {number!r}")
+    refused = {a: decide(a, detail, actor).why_not for a in ACTIONS if a not in detail["actions"]}
+    if refusal is not None:
+        refused = {a: refusal.message for a in detail["actions"]} | refused
+        detail["actions"] = []
+    detail["refused_actions"] = [{"action": a, "why": refused[a]} for a in ACTIONS if a in refused]
     return TicketDetail.model_validate(detail).model_dump(mode="json")
 
 
@@ -70,7 +79,7 @@ def _post(
     request: Request,
     svc: TicketService,
     *,
-    actor: str,
+    actor: Actor,
     key: str | None,
     body: Any,
     now: datetime,
@@ -82,19 +91,19 @@ def _post(
     if key is not None:
         key = idempotency.check_key(key)
         fp = idempotency.fingerprint(request.method, request.url.path, jsonable_encoder(body))
-        stored = idempotency.claim(svc.engine, actor=actor, key=key, fp=fp, now=now)
+        stored = idempotency.claim(svc.engine, actor=actor.name, key=key, fp=fp, now=now)
         if stored is not None:
             return _respond(request, stored.status_code, stored.body, replayed=True)
     try:
         number = act()
     except BaseException:
         if key is not None:  # refused: nothing changed, so the key may be used again
-            idempotency.release(svc.engine, actor=actor, key=key)
+            idempotency.release(svc.engine, actor=actor.name, key=key)
         raise
     # From here on the action happened: a failure leaves the key "in progress", never free.
-    payload = _detail(svc, number, now)
+    payload = _detail(svc, number, now, actor)
     if key is not None:
-        idempotency.complete(svc.engine, actor=actor, key=key, status_code=code, body=payload, now=now)
+        idempotency.complete(svc.engine, actor=actor.name, key=key, status_code=code, body=payload, now=now)
     return _respond(request, code, payload, replayed=False)
 
 
@@ -106,16 +115,13 @@ def _respond(request: Request, code: int, payload: dict[str, Any], *, replayed: 
 
 
 @router.get("/me", response_model=Me, summary="The authenticated user, as actions record them")
-def me(user: UserDep) -> Me:
-    manager = get_auth_manager()
-    refusal = auth.refusal_to_act(manager, user, method="POST") or auth.refusal_to_act(
-        manager, user, method="PUT"
-    )
+def me(user: UserDep, who: ReaderDep) -> Me:
     return Me(
         name=user.get_name(),
         roles=list(auth.user_roles(user)),
-        may_act=refusal is None,
-        why_not=refusal.message if refusal else None,
+        level=who.actor.level,
+        may_act=who.refusal is None,
+        why_not=who.refusal.message if who.refusal else None,
     )
 
 
@@ -173,8 +179,8 @@ def list_tickets(
     summary="One ticket with its history and SLA clocks",
     responses={404: ERRORS[404], 422: ERRORS[422]},
 )
-def get_ticket(number: Number, svc: ServiceDep, _user: UserDep, now: NowDep) -> dict[str, Any]:
-    return _detail(svc, number, now)
+def get_ticket(number: Number, svc: ServiceDep, who: ReaderDep, now: NowDep) -> dict[str, Any]:
+    return _detail(svc, number, now, who.actor, who.refusal)
 
 
 _ACTION_ERRORS = {k: ERRORS[k] for k in (403, 404, 409, 422)}
@@ -209,7 +215,7 @@ def _action(name: str, summary: str, body_model: type, call: Callable[..., Any])
         number: Number,
         body: body_model,  # type: ignore[valid-type]
         svc: ServiceDep,
-        actor: ActorDep,
+        actor: StaffDep,
         now: NowDep,
         key: IdemKey = None,
     ) -> JSONResponse:

@@ -143,6 +143,11 @@ class EventView(BaseModel):
     payload: dict[str, Any]
 
 
+class RefusedAction(BaseModel):
+    action: str
+    why: str
+
+
 class TicketDetail(TicketSummary):
     description: str
     reporter_name: str
@@ -155,7 +160,10 @@ class TicketDetail(TicketSummary):
     reopen_count: int
     clocks: list[ClockView]
     events: list[EventView]
-    actions: list[str] = Field(description="Actions the ticket's state allows (hints for forms).")
+    actions: list[str] = Field(description="Actions the requesting user may take now (hints for forms).")
+    refused_actions: list[RefusedAction] = Field(
+        default_factory=list, description="The other actions, each with why this user may not take it now."
+    )
 
 
 class TicketPage(BaseModel):
@@ -169,6 +177,7 @@ class TicketPage(BaseModel):
 class Me(BaseModel):
     name: str
     roles: list[str] = Field(description="The user's Airflow roles, as the auth manager names them.")
+    level: int = Field(description="The support level the user acts at (``staff:`` in the config).")
     may_act: bool = Field(description="May open tickets and act on them (else read only).")
     why_not: str | None = Field(description="When ``may_act`` is false: the permission missing.")
 
