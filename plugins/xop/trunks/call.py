@@ -29,7 +29,7 @@ from xop.trunks.dialog import (
 from xop.trunks.g711 import PCMA, PCMU
 from xop.trunks.media import (
     RtpPacket,
-    RtpReceiver,
+    RtpSocket,
     SentStream,
     frames_of,
     parse_sdp_answer,
@@ -125,7 +125,7 @@ async def place_call_async(
     deadline = loop.time() + timeout
     offered = (payload_type,) if audio is not None else (payload_type, PCMA if payload_type == PCMU else PCMU)
     channel: Channel | None = None
-    rtp: asyncio.DatagramTransport | None = None
+    rtp: RtpSocket | None = None
     state: dict[str, object] = {"pdd_ms": None, "sip_code": None, "reason": ""}
 
     def failed(error: str) -> CallOutcome:
@@ -140,10 +140,8 @@ async def place_call_async(
     try:
         channel = await open_channel(trunk, deadline)
         dialog = Dialog(trunk, channel, number)
-        rtp, receiver = await loop.create_datagram_endpoint(
-            RtpReceiver, local_addr=(dialog.local_host, 0), family=channel.family
-        )
-        offer = sdp_offer(dialog.local_host, rtp.get_extra_info("sockname")[1], offered)
+        rtp = RtpSocket(dialog.local_host, channel.family)
+        offer = sdp_offer(dialog.local_host, rtp.port, offered)
         remote_bye = asyncio.Event()
         channel.on_request = in_call_answerer(channel, remote_bye)
         started = loop.time()
@@ -226,7 +224,7 @@ async def place_call_async(
                     await asyncio.sleep(RTP_GRACE)
         finally:
             watcher.cancel()
-        packets = tuple(receiver.packets)
+        packets = tuple(rtp.packets)
         if not remote_bye.is_set():
             bye, bye_branch, _ = dialog.request("BYE", uri=remote_target)
             try:

@@ -1,17 +1,21 @@
 """The media of a call: our SDP offer, the answer's audio address, and G.711 RTP sent and received.
 
-RTP (RFC 3550 §5.1) at 20 ms per packet, 160 samples of 8 kHz G.711 per packet. The receiver keeps
-every packet's header fields and arrival time (loop clock), so that the quality module can compute
-loss, reordering, duplicates, jitter and the round trip afterwards, and the audio can be compared
-with what was sent.
+RTP (RFC 3550 §5.1) at 20 ms per packet, 160 samples of 8 kHz G.711 per packet. The receiver
+keeps every packet's header fields and arrival time (the kernel's receive stamp), so that the
+quality module can compute loss, reordering, duplicates, jitter and the round trip afterwards,
+and the audio can be compared with what was sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
+import socket
 import struct
+import sys
+import time
 from dataclasses import dataclass, field
 
 from xop.trunks.g711 import PCMA, PCMU, SILENCE
@@ -74,7 +78,7 @@ def parse_sdp_answer(body: bytes) -> tuple[str, int, int] | None:
 
 @dataclass(frozen=True, slots=True)
 class RtpPacket:
-    """One received RTP packet: header fields, payload and arrival time (event-loop clock, s)."""
+    """One received RTP packet: header fields, payload and arrival time (wall clock, s)."""
 
     sequence: int
     timestamp: int
@@ -86,7 +90,7 @@ class RtpPacket:
 
 @dataclass(slots=True)
 class SentStream:
-    """What we sent: our SSRC, first sequence number and timestamp, and each packet's send time."""
+    """What we sent: our SSRC, first sequence number and timestamp, each packet's send time (wall clock)."""
 
     ssrc: int
     first_sequence: int
@@ -100,34 +104,87 @@ class SentStream:
         return len(self.send_times)
 
 
-class RtpReceiver(asyncio.DatagramProtocol):
-    """Records every RTP version-2 packet that arrives on the call's media socket."""
+# Linux: SO_TIMESTAMPNS (asm-generic/socket.h; the same value on x86, arm and others) makes the
+# kernel stamp each datagram on arrival (CLOCK_REALTIME), so the event loop's own latency (busy
+# with hundreds of concurrent checks) does not show up as network jitter. Elsewhere: time.time().
+_SO_TIMESTAMPNS = 35 if sys.platform == "linux" else None
+_TIMESPEC = struct.Struct("@qq")
 
-    def __init__(self) -> None:
+
+class RtpSocket:
+    """The call's media socket: sends our RTP and records every RTP version-2 packet that arrives.
+
+    Arrival and send times are wall-clock seconds (``time.time()`` and the kernel's receive stamp).
+    """
+
+    def __init__(self, host: str, family: int) -> None:
         self.packets: list[RtpPacket] = []
-        self._loop = asyncio.get_running_loop()
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            self._sock.setblocking(False)
+            self._sock.bind((host, 0))
+            self._stamped = False
+            if _SO_TIMESTAMPNS is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                    self._stamped = True
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._sock.fileno(), self._readable)
+        except BaseException:
+            self._sock.close()
+            raise
+        self.port: int = self._sock.getsockname()[1]
+        self.send_errors = 0
 
     @property
     def received(self) -> int:
         return len(self.packets)
 
-    def datagram_received(self, data: bytes, addr: object) -> None:
-        if len(data) < 12 or data[0] >> 6 != 2:
-            return
-        first, second, sequence, timestamp, ssrc = _HEADER.unpack_from(data)
-        offset = 12 + 4 * (first & 0x0F)  # CSRC list
-        if first & 0x10:  # header extension (RFC 3550 §5.3.1)
-            if len(data) < offset + 4:
+    def sendto(self, data: bytes, destination: tuple[str, int]) -> None:
+        try:
+            self._sock.sendto(data, destination)
+        except (BlockingIOError, InterruptedError, ConnectionRefusedError):
+            self.send_errors += 1  # a full buffer or an ICMP error of an earlier packet: one packet lost
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+
+    def _readable(self) -> None:
+        while True:
+            try:
+                data, ancillary, _, _ = self._sock.recvmsg(2048, socket.CMSG_SPACE(_TIMESPEC.size))
+            except (BlockingIOError, InterruptedError):
                 return
-            offset += 4 + 4 * struct.unpack_from("!H", data, offset + 2)[0]
-        end = len(data)
-        if first & 0x20 and end > offset:  # padding: the last octet counts the padding octets
-            end -= data[-1]
-        if end < offset:
-            return
-        self.packets.append(
-            RtpPacket(sequence, timestamp, ssrc, second & 0x7F, self._loop.time(), data[offset:end])
-        )
+            except OSError:  # e.g. ICMP port unreachable reported on the socket
+                continue
+            arrival = None
+            for level, kind, raw in ancillary:
+                if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
+                    seconds, nanoseconds = _TIMESPEC.unpack_from(raw)
+                    arrival = seconds + nanoseconds / 1e9
+            packet = parse_rtp(data, time.time() if arrival is None else arrival)
+            if packet is not None:
+                self.packets.append(packet)
+
+
+def parse_rtp(data: bytes, arrival: float) -> RtpPacket | None:
+    """An RTP version-2 packet's header fields and payload (RFC 3550 §5.1); None if it is not one."""
+    if len(data) < 12 or data[0] >> 6 != 2:
+        return None
+    first, second, sequence, timestamp, ssrc = _HEADER.unpack_from(data)
+    offset = 12 + 4 * (first & 0x0F)  # CSRC list
+    if first & 0x10:  # header extension (RFC 3550 §5.3.1)
+        if len(data) < offset + 4:
+            return None
+        offset += 4 + 4 * struct.unpack_from("!H", data, offset + 2)[0]
+    end = len(data)
+    if first & 0x20 and end > offset:  # padding: the last octet counts the padding octets
+        end -= data[-1]
+    if end < offset:
+        return None
+    return RtpPacket(sequence, timestamp, ssrc, second & 0x7F, arrival, data[offset:end])
 
 
 def frames_of(audio: bytes, payload_type: int) -> list[bytes]:
@@ -139,7 +196,7 @@ def frames_of(audio: bytes, payload_type: int) -> list[bytes]:
 
 
 async def send_media(
-    rtp: asyncio.DatagramTransport,
+    rtp: RtpSocket,
     destination: tuple[str, int],
     payload_type: int,
     frames: list[bytes],
@@ -163,7 +220,7 @@ async def send_media(
             (stream.first_timestamp + FRAME_BYTES * index) & 0xFFFFFFFF,
             stream.ssrc,
         )
-        stream.send_times.append(loop.time())
+        stream.send_times.append(time.time())
         stream.payloads.append(frame)
         rtp.sendto(header + frame, destination)
     return stream
@@ -174,9 +231,10 @@ __all__ = [
     "FRAME_BYTES",
     "RTP_PTIME",
     "RtpPacket",
-    "RtpReceiver",
+    "RtpSocket",
     "SentStream",
     "frames_of",
+    "parse_rtp",
     "parse_sdp_answer",
     "sdp_offer",
     "send_media",

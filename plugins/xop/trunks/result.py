@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 CheckKind = Literal["options", "call", "pri"]
+Grade = Literal["good", "degraded", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,24 @@ class TrunkCheckResult:
     rtp_sent: int | None = None
     rtp_received: int | None = None
     error: str | None = None
+    # --- the test call's quality (issue 19); rtt_ms of a call is the RTP round trip of the echo ---
+    rtp_lost: int | None = None
+    rtp_duplicates: int | None = None
+    rtp_reordered: int | None = None
+    rtp_late: int | None = None
+    loss_pct: float | None = None
+    jitter_ms: float | None = None
+    delay_ms: float | None = None
+    r_factor: float | None = None
+    mos: float | None = None
+    audio_correlation: float | None = None
+    audio_level_db: float | None = None
+    quality: Grade | None = None
+    quality_note: str | None = None
+
+    @property
+    def degraded(self) -> bool:
+        return self.ok and self.quality == "degraded"
 
     def with_(self, **changes: object) -> TrunkCheckResult:
         return replace(self, **changes)
@@ -44,7 +63,9 @@ class TrunkCheckResult:
     def from_dict(cls, data: dict[str, object]) -> TrunkCheckResult:
         values = dict(data)
         values["checked_at"] = datetime.fromisoformat(str(values["checked_at"]))
+        known = {item.name for item in fields(cls)}
+        values = {key: value for key, value in values.items() if key in known}
         return cls(**values)  # type: ignore[arg-type]
 
 
-__all__ = ["CheckKind", "TrunkCheckResult"]
+__all__ = ["CheckKind", "Grade", "TrunkCheckResult"]

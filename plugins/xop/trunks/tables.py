@@ -42,14 +42,33 @@ trunk_checks = Table(
     Column("rtp_sent", Integer),
     Column("rtp_received", Integer),
     Column("error", Text),
+    # The test call's quality (issue 19, migration 0004_trunk_call_quality)
+    Column("rtp_lost", Integer),
+    Column("rtp_duplicates", Integer),
+    Column("rtp_reordered", Integer),
+    Column("rtp_late", Integer),
+    Column("loss_pct", Float),
+    Column("jitter_ms", Float),
+    Column("delay_ms", Float),
+    Column("r_factor", Float),
+    Column("mos", Float),
+    Column("audio_correlation", Float),
+    Column("audio_level_db", Float),
+    Column("quality", String(16)),
+    Column("quality_note", Text),
     # The ticket this check opened or added a note to (human number, e.g. XOP-000123).
     Column("ticket_number", String(16)),
     CheckConstraint("kind IN ('options', 'call', 'pri')", name="kind_known"),
+    CheckConstraint("quality IN ('good', 'degraded', 'failed')", name="quality_known"),
 )
 Index("ix_trunk_checks_trunk_checked_at", trunk_checks.c.trunk, trunk_checks.c.checked_at)
 Index("ix_trunk_checks_system_checked_at", trunk_checks.c.system, trunk_checks.c.checked_at)
 
 _ERROR_LIMIT = 2000
+QUALITY_COLUMNS = (
+    *("rtp_lost", "rtp_duplicates", "rtp_reordered", "rtp_late", "loss_pct", "jitter_ms", "delay_ms"),
+    *("r_factor", "mos", "audio_correlation", "audio_level_db", "quality", "quality_note"),
+)
 
 
 def result_row(result: TrunkCheckResult, ticket_number: str | None = None) -> dict[str, object]:
@@ -67,6 +86,7 @@ def result_row(result: TrunkCheckResult, ticket_number: str | None = None) -> di
         "rtp_sent": result.rtp_sent,
         "rtp_received": result.rtp_received,
         "error": result.error[:_ERROR_LIMIT] if result.error else None,
+        **{name: getattr(result, name) for name in QUALITY_COLUMNS},
         "ticket_number": ticket_number,
     }
 

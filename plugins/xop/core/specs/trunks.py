@@ -44,6 +44,44 @@ class TlsSpec(BaseModel):
     server_name: str | None = Field(None, description="SNI / name to verify; the trunk host when unset")
 
 
+class QualitySpec(BaseModel):
+    """Thresholds grading the test call's audio (defaults from issue 19).
+
+    Degraded (a major ticket: needs correction, callers still hear each other): MOS below
+    ``degraded_mos``, loss over ``max_loss_pct``, jitter over ``max_jitter_ms``, or the echo more
+    than ``max_level_loss_db`` quieter than what was sent. Failed (a critical ticket: service
+    affecting): MOS below ``failed_mos``, nothing came back (one-way audio), silence, or audio
+    that does not correlate with the test signal.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    degraded_mos: float = Field(3.6, ge=1, le=4.5, description="MOS below this is degraded")
+    failed_mos: float = Field(3.1, ge=1, le=4.5, description="MOS below this is failed")
+    max_loss_pct: float = Field(1.0, ge=0, le=100, description="packet loss over this is degraded")
+    max_jitter_ms: float = Field(30.0, ge=0, description="RFC 3550 jitter over this is degraded")
+    min_correlation: float = Field(0.5, ge=0, le=1, description="echo correlation below this is failed")
+    silence_dbfs: float = Field(-50.0, le=0, description="echo level below this is silence (failed)")
+    max_level_loss_db: float = Field(12.0, ge=0, description="echo quieter than sent by more: degraded")
+    concealment: bool = Field(
+        True, description="the far end conceals lost packets (G.711 Bpl 25.1, else 4.3)"
+    )
+    jitter_buffer_factor: float = Field(2.0, ge=0, le=10, description="jitter buffer = factor x jitter")
+    jitter_buffer_min_ms: float = Field(20.0, ge=0, le=500)
+    jitter_buffer_max_ms: float = Field(200.0, ge=0, le=2000)
+    trend_checks: int = Field(6, ge=1, le=50, description="previous checks shown in a ticket's trend")
+
+    @model_validator(mode="after")
+    def _check_order(self) -> Self:
+        if self.failed_mos > self.degraded_mos:
+            raise ValueError(
+                f"quality: failed_mos ({self.failed_mos}) must not exceed degraded_mos ({self.degraded_mos})"
+            )
+        if self.jitter_buffer_min_ms > self.jitter_buffer_max_ms:
+            raise ValueError("quality: jitter_buffer_min_ms must not exceed jitter_buffer_max_ms")
+        return self
+
+
 class TrunkSpec(BaseModel):
     """One voice trunk of a system: a SIP trunk probed and called, or a PRI span read through AMI."""
 
@@ -66,6 +104,7 @@ class TrunkSpec(BaseModel):
     media_seconds: float = Field(3.0, ge=0, le=60, description="RTP sent after the answer")
     require_echo: bool = Field(True, description="no RTP back from the far end fails the call")
     tls: TlsSpec = Field(default_factory=TlsSpec)
+    quality: QualitySpec = Field(default_factory=QualitySpec, description="call quality thresholds")
     # --- PRI spans ---
     span: int | None = Field(None, ge=1, le=1024, description="DAHDI span number (kind 'pri')")
 
@@ -162,4 +201,4 @@ class AmiSpec(BaseModel):
         return value
 
 
-__all__ = ["AmiSpec", "TlsSpec", "TrunkSpec", "normalise_host"]
+__all__ = ["AmiSpec", "QualitySpec", "TlsSpec", "TrunkSpec", "normalise_host"]
