@@ -61,7 +61,16 @@ class SippFarEnd:
         return "\n".join(path.read_text(errors="replace") for path in self.workdir.glob("*errors.log"))
 
 
-def start_sipp(scenario: str, *, transport: str, host: str, workdir: Path) -> SippFarEnd:
+def start_sipp(
+    scenario: str,
+    *,
+    transport: str,
+    host: str,
+    workdir: Path,
+    rtp_echo: bool = True,
+    extra_args: tuple[str, ...] = (),
+) -> SippFarEnd:
+    """SIPp answering ``scenario``; ``rtp_echo`` False for a far end that never sends media back."""
     port = free_port(host)
     media_port = port + 2
     args = [
@@ -74,13 +83,14 @@ def start_sipp(scenario: str, *, transport: str, host: str, workdir: Path) -> Si
         str(port),
         "-mp",
         str(media_port),
-        "-rtp_echo",
+        *(["-rtp_echo"] if rtp_echo else []),
         "-t",
         {"udp": "u1", "tcp": "t1"}[transport],
         "-nostdin",
         "-trace_err",
         "-max_socket",
         "4096",
+        *extra_args,
     ]
     process = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM

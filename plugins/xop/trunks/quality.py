@@ -3,7 +3,8 @@
 How the measured figures feed G.107 (:mod:`xop.trunks.emodel`):
 
 * **Jitter buffer.** The receiver is modelled with a playout buffer of nominal delay
-  ``B = clamp(factor x J, min, max)`` (defaults 2 x J within 20-200 ms), J the RFC 3550 jitter:
+  ``B = clamp(factor x J, min, max)`` (defaults 2 x J within 40-200 ms; 40 ms is a common smallest
+  setting of IP phones' adaptive buffers), J the RFC 3550 jitter:
   an adaptive buffer settles at about twice the mean jitter (Cole & Rosenbluth, "Voice over IP
   performance monitoring", ACM SIGCOMM CCR 31(2), 2001, whose effective latency is
   ``latency + 2 x jitter + 10 ms``). A packet whose path delay exceeds the fastest packet's by more

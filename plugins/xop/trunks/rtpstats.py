@@ -16,8 +16,11 @@ Definitions (all over the stream that came back, i.e. both directions of the pat
 * ``reordered``: packets arriving after one with a higher sequence number (RFC 4737's
   "reordered" singleton: sequence below the next expected);
 * ``jitter_ms``: RFC 3550 A.8, ``J += (|D| - J) / 16`` with ``D`` the difference of relative
-  transit times (arrival in RTP units minus RTP timestamp) of consecutive arrivals, in arrival
-  order; duplicates are left out.
+  transit times of consecutive arrivals, in arrival order; duplicates are left out. The transit
+  time is arrival minus send time: RFC 3550 takes the RTP timestamp as the send time because a
+  receiver knows nothing better; with our own echo we are the sender and know the instant each
+  packet left, so our own pacing (an event loop busy with other checks) is not counted as the
+  trunk's jitter. A renumbering far end gets RFC 3550's RTP-timestamp form.
 """
 
 from __future__ import annotations
@@ -83,14 +86,23 @@ def _extended(packets: Sequence[RtpPacket]) -> list[int]:
     return result
 
 
-def interarrival_jitter(arrivals: Sequence[Arrival], clock_rate: int = CLOCK_RATE) -> float | None:
-    """RFC 3550 A.8 interarrival jitter in ms over ``arrivals`` (in arrival order)."""
+def interarrival_jitter(
+    arrivals: Sequence[Arrival], send_times: Sequence[float] | None = None, clock_rate: int = CLOCK_RATE
+) -> float | None:
+    """RFC 3550 A.8 interarrival jitter in ms over ``arrivals`` (in arrival order).
+
+    With ``send_times`` (by index) the transit is arrival minus send time, else minus the RTP
+    timestamp.
+    """
     if len(arrivals) < 2:
         return None
     jitter = 0.0
     previous: float | None = None
     for item in arrivals:
-        transit = item.arrival * clock_rate - item.timestamp
+        if send_times is not None:
+            transit = (item.arrival - send_times[item.index]) * clock_rate
+        else:
+            transit = item.arrival * clock_rate - item.timestamp
         if previous is not None:
             d = transit - previous
             jitter += (abs(d) - jitter) / 16.0
@@ -137,7 +149,7 @@ def stream_stats(sent: SentStream | None, packets: Sequence[RtpPacket]) -> Strea
         expected - len(arrivals),
         duplicates,
         reordered,
-        interarrival_jitter(arrivals),
+        interarrival_jitter(arrivals, sent.send_times if echo == "own" and sent is not None else None),
         round(fmean(rtts), 2) if rtts else None,
         round(max(rtts), 2) if rtts else None,
         tuple(arrivals),
