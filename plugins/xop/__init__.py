@@ -50,6 +50,9 @@ _EXPORTS: dict[str, str] = {
     "probe": "xop.trunks.run",
     "record_and_ticket": "xop.trunks.run",
     "connection_credentials": "xop.trunks.credentials",
+    "place_call": "xop.trunks.call",
+    "place_call_async": "xop.trunks.call",
+    "CallOutcome": "xop.trunks.call",
     # daily audit
     "plan_audit": "xop.audit.run",
     "audit_system": "xop.audit.run",

@@ -14,22 +14,29 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, case, func, select
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 
-from xop.core.errors import ConfigError
+from xop.core.errors import ConfigError, TicketError
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.trunks.ami import check_pri_spans
 from xop.trunks.result import TrunkCheckResult
 from xop.trunks.sip import check_sip_trunks
-from xop.trunks.tables import format_results, record_results, trunk_checks
+from xop.trunks.tables import record_results, trunk_checks
 from xop.trunks.target import DigestCredentials, SipTarget
+from xop.trunks.ticketing import (
+    degraded_text,
+    format_trend,
+    health,
+    problem_text,
+    recent_calls,
+    recovery_text,
+)
 
 log = logging.getLogger(__name__)
-LOCAL = ZoneInfo("America/Chicago")
+TREND_CHECKS = 6  # previous test calls shown in a ticket's trend
 CredentialGetter = Callable[[str], DigestCredentials]
 
 
@@ -140,7 +147,11 @@ def probe(plans: Sequence[SystemPlan], *, checked_at: datetime) -> list[TrunkChe
 def previous_outcome(
     connection: Connection, keys: Sequence[tuple[str, str]], *, before: datetime
 ) -> dict[tuple[str, str], bool]:
-    """Whether each (system, trunk) passed all checks of its latest run before ``before``."""
+    """Whether each (system, trunk) was healthy in its latest run before ``before``.
+
+    Healthy: every check passed and no test call was degraded (so that a degraded trunk's
+    return to good quality is noted as a recovery too).
+    """
     if not keys:
         return {}
     trunks = sorted({trunk for _, trunk in keys})
@@ -154,7 +165,10 @@ def previous_outcome(
         .group_by(trunk_checks.c.system, trunk_checks.c.trunk)
         .subquery()
     )
-    all_ok = func.min(case((trunk_checks.c.ok, 1), else_=0))
+    degraded = trunk_checks.c.quality == "degraded"
+    all_ok = func.min(
+        case((and_(trunk_checks.c.ok, or_(trunk_checks.c.quality.is_(None), ~degraded)), 1), else_=0)
+    )
     rows = connection.execute(
         select(trunk_checks.c.system, trunk_checks.c.trunk, all_ok.label("all_ok"))
         .join(
@@ -171,42 +185,6 @@ def previous_outcome(
     return {(r.system, r.trunk): bool(r.all_ok) for r in rows if (r.system, r.trunk) in wanted}
 
 
-def _when(now: datetime) -> str:
-    return f"{now.astimezone(LOCAL):%Y-%m-%d %H:%M %Z} ({now:%H:%M} UTC)"
-
-
-def _problem_text(
-    system: str, trunk: str, results: Sequence[TrunkCheckResult], now: datetime
-) -> tuple[str, str]:
-    failed = [r for r in results if not r.ok]
-    first = failed[0]
-    subject = f"Trunk {trunk} on {system} failed its dial check: {first.kind} {first.error or 'failed'}"
-    description = (
-        f"The trunk dial check of {trunk} ({first.target}) on system {system} failed at {_when(now)}.\n"
-        "Voice service through this trunk may be affected.\n\n"
-        f"{format_results(results)}\n"
-    )
-    return subject[:200], description
-
-
-def _recovery_text(trunk: str, results: Sequence[TrunkCheckResult], now: datetime) -> str:
-    parts = []
-    for r in results:
-        if r.kind == "options":
-            parts.append(f"OPTIONS answered {r.sip_code} in {r.rtt_ms} ms")
-        elif r.kind == "call":
-            parts.append(
-                f"test call answered {r.sip_code}, setup {r.setup_ms} ms, "
-                f"{r.rtp_received}/{r.rtp_sent} RTP packets echoed"
-            )
-        else:
-            parts.append(f"PRI {r.target.rsplit('/', 1)[-1]} up and active")
-    return (
-        f"Recovered: trunk {trunk} passed its dial check at {_when(now)} ({'; '.join(parts)}). "
-        "The ticket stays open until a person closes it."
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class RunSummary:
     checks: int
@@ -214,11 +192,13 @@ class RunSummary:
     opened: list[str]
     noted: list[str]
     recovered: list[str]
+    degraded_trunks: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "checks": self.checks,
             "failed_trunks": self.failed_trunks,
+            "degraded_trunks": self.degraded_trunks,
             "opened": self.opened,
             "noted": self.noted,
             "recovered": self.recovered,
@@ -232,10 +212,14 @@ def record_and_ticket(
     *,
     customers: Mapping[str, str],
     now: datetime,
+    trend: int = TREND_CHECKS,
 ) -> RunSummary:
-    """Open or note tickets for failed trunks, note recoveries, then write every result row.
+    """Open or note tickets for failed and degraded trunks, note recoveries, then write every row.
 
     ``service`` is an :class:`xop.tickets.TicketService`; ``customers`` maps system → customer.
+    A failed trunk's ticket is critical, a degraded one's major (:mod:`xop.trunks.ticketing`);
+    when a trunk with an open major ticket fails, the ticket is raised to critical. Each ticket
+    text carries the figures and the trend of the last ``trend`` test calls.
     """
     by_trunk: dict[tuple[str, str], list[TrunkCheckResult]] = defaultdict(list)
     for result in results:
@@ -245,31 +229,53 @@ def record_and_ticket(
             conn, list(by_trunk), before=min((r.checked_at for r in results), default=now)
         )
     ticket_numbers: dict[tuple[str, str], str] = {}
-    opened, noted, recovered, failed_trunks = [], [], [], []
+    opened, noted, recovered, failed_trunks, degraded_trunks = [], [], [], [], []
     for (system, trunk), checks in sorted(by_trunk.items()):
         key = dedup_key(trunk)
-        if any(not r.ok for r in checks):
-            failed_trunks.append(f"{system}/{trunk}")
-            subject, description = _problem_text(system, trunk, checks, now)
+        state = health(checks)
+        if state != "ok":
+            (failed_trunks if state == "failed" else degraded_trunks).append(f"{system}/{trunk}")
+            with engine.connect() as conn:
+                history = recent_calls(conn, system, trunk, before=checks[0].checked_at, limit=trend)
+            text = problem_text if state == "failed" else degraded_text
+            subject, description = text(system, trunk, checks, now, format_trend(history, checks))
+            urgency = "critical" if state == "failed" else "major"
             ticket, created = service.report_problem(
                 dedup_key=key,
                 customer=customers[system],
                 system=system,
                 subject=subject,
                 description=description,
-                urgency="critical",
+                urgency=urgency,
                 now=now,
             )
+            if not created and urgency == "critical" and getattr(ticket, "urgency", "critical") != "critical":
+                ticket = _raise_to_critical(service, ticket, trunk, now)
             ticket_numbers[(system, trunk)] = ticket.number
             (opened if created else noted).append(ticket.number)
         elif before.get((system, trunk)) is False:
-            ticket = service.report_recovery(dedup_key=key, body=_recovery_text(trunk, checks, now), now=now)
+            ticket = service.report_recovery(dedup_key=key, body=recovery_text(trunk, checks, now), now=now)
             if ticket is not None:
                 ticket_numbers[(system, trunk)] = ticket.number
                 recovered.append(ticket.number)
     with engine.begin() as conn:
         record_results(conn, results, ticket_numbers=ticket_numbers)
-    return RunSummary(len(results), failed_trunks, opened, noted, recovered)
+    return RunSummary(len(results), failed_trunks, opened, noted, recovered, degraded_trunks)
+
+
+def _raise_to_critical(service, ticket, trunk: str, now: datetime):
+    """A trunk whose quality ticket (major) now fails outright: service affecting, so critical."""
+    try:
+        return service.classify(
+            ticket.number,
+            urgency="critical",
+            actor="xop-monitoring",
+            now=now,
+            reason=f"trunk {trunk} now fails its dial check (service affecting)",
+        )
+    except TicketError as exc:  # the ticket rules may leave this to a person: the note stands
+        log.warning("trunk %s: could not raise %s to critical: %s", trunk, ticket.number, exc)
+        return ticket
 
 
 __all__ = [

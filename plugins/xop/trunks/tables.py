@@ -42,7 +42,7 @@ trunk_checks = Table(
     Column("rtp_sent", Integer),
     Column("rtp_received", Integer),
     Column("error", Text),
-    # The test call's quality (issue 19, migration 0004_trunk_call_quality)
+    # The test call's quality (issue 19, migration 0005_trunk_call_quality)
     Column("rtp_lost", Integer),
     Column("rtp_duplicates", Integer),
     Column("rtp_reordered", Integer),
@@ -116,31 +116,36 @@ def _number(value: float | int | None, digits: int = 1) -> str:
 
 
 def format_results(results: Sequence[TrunkCheckResult]) -> str:
-    """The results as a fixed-width text table for the task log (failures first)."""
-    ordered = sorted(results, key=lambda r: (r.ok, r.system, r.trunk, r.kind))
+    """The results as a fixed-width text table for the task log (failures, then degraded, first)."""
+    ordered = sorted(results, key=lambda r: (r.ok, not r.degraded, r.system, r.trunk, r.kind))
     rows = [
         [
             r.system,
             r.trunk,
             r.kind,
-            "OK" if r.ok else "FAIL",
+            "OK" if r.ok and not r.degraded else "DEGRADED" if r.ok else "FAIL",
             r.target,
             _number(r.sip_code),
             _number(r.rtt_ms),
             _number(r.pdd_ms),
             _number(r.setup_ms),
             "-" if r.rtp_sent is None else f"{r.rtp_received or 0}/{r.rtp_sent}",
-            r.error or "",
+            _number(r.loss_pct),
+            _number(r.jitter_ms),
+            "-" if r.mos is None else f"{r.mos:.2f}",
+            r.error or r.quality_note or "",
         ]
         for r in ordered
     ]
     headers = [
         *("system", "trunk", "kind", "result", "target", "code"),
-        *("rtt ms", "pdd ms", "setup ms", "rtp", "error"),
+        *("rtt ms", "pdd ms", "setup ms", "rtp", "loss %", "jitter ms", "MOS", "error"),
     ]
     failed = sum(not r.ok for r in results)
+    degraded = sum(r.degraded for r in results)
     table = tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
-    return f"{table}\n{len(results)} checks, {failed} failed"
+    tail = f", {degraded} degraded" if degraded else ""
+    return f"{table}\n{len(results)} checks, {failed} failed{tail}"
 
 
 __all__ = ["format_results", "record_results", "result_row", "trunk_checks"]

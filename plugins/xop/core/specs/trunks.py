@@ -69,7 +69,6 @@ class QualitySpec(BaseModel):
     jitter_buffer_factor: float = Field(2.0, ge=0, le=10, description="jitter buffer = factor x jitter")
     jitter_buffer_min_ms: float = Field(40.0, ge=0, le=500, description="a typical phone's smallest buffer")
     jitter_buffer_max_ms: float = Field(200.0, ge=0, le=2000)
-    trend_checks: int = Field(6, ge=1, le=50, description="previous checks shown in a ticket's trend")
 
     @model_validator(mode="after")
     def _check_order(self) -> Self:
