@@ -2,7 +2,8 @@
 
 Top: one line per system, green / amber / red. Then per system: usage table, calls-per-hour
 chart (PNG; ``cid:`` in the email, a ``data:`` URI in the saved file so it stands alone),
-health findings with their tickets, backup status. Usage CSVs go as attachments.
+health findings with their tickets, backup status, and one line per trunk with a 14-day MOS chart
+of the trunk check's test calls. Usage CSVs go as attachments.
 Templates: ``include/templates/audit/report.{html,txt}.j2``.
 """
 
@@ -20,6 +21,7 @@ from xop.audit.days import AuditDay
 from xop.audit.findings import SEVERITY_RANK, Finding, worst
 from xop.audit.usage import UsageReport
 from xop.notify.render import environment
+from xop.trunks.report import TrunkQuality, mos_chart_png
 
 Light = Literal["green", "amber", "red"]
 LIGHT_COLOURS: dict[Light, str] = {"green": "#1f7a3a", "amber": "#b7791f", "red": "#c53030"}
@@ -47,14 +49,18 @@ class SystemAudit:
     #: ticket number per probe name, for the findings that opened or updated one
     tickets: Mapping[str, str] = field(default_factory=dict)
     backup: BackupStatus = BackupStatus(None, "no backup configured")
+    #: the trunk check's figures of the last 14 days (issue 19); None when no trunk was checked
+    trunks: TrunkQuality | None = None
 
     @property
     def light(self) -> Light:
-        """Red: a critical finding, a failed backup or no usage figures. Amber: any other finding."""
+        """Red: a critical finding, a failed backup, no usage figures or a trunk whose latest check
+        failed. Amber: any other finding, or a trunk whose latest test call was degraded."""
         severity = worst(list(self.findings))
-        if severity == "critical" or self.backup.ok is False or self.usage_error:
+        trunks = self.trunks.worst if self.trunks else "ok"
+        if severity == "critical" or self.backup.ok is False or self.usage_error or trunks == "failed":
             return "red"
-        return "amber" if severity != "ok" else "green"
+        return "amber" if severity != "ok" or trunks == "degraded" else "green"
 
     @property
     def problems(self) -> list[Finding]:
@@ -73,6 +79,7 @@ class SystemAudit:
             "backup": self.backup.summary,
             "usage": self.usage.summary() if self.usage else None,
             "usage_error": self.usage_error,
+            "trunks": self.trunks.worst if self.trunks else None,
         }
 
 
@@ -143,7 +150,12 @@ def render_report(
         for s in systems
         if s.usage is not None
     }
-    images = tuple(by_system.values())
+    mos_charts = {
+        s.system: Image(cid=f"trunk-mos.{s.system}.{day.day.isoformat()}@xop-audit", png=png)
+        for s in systems
+        if s.trunks is not None and (png := mos_chart_png(s.trunks, tz=day.tz)) is not None
+    }
+    images = (*by_system.values(), *mos_charts.values())
     lights = [s.light for s in systems]
     overall: Light = "red" if "red" in lights else "amber" if "amber" in lights else "green"
     problems = sum(len(s.problems) for s in systems)
@@ -173,11 +185,16 @@ def render_report(
         if s.usage is not None
         for name, content in s.usage.csv_files().items()
     )
+    mos_cid = {name: f"cid:{image.cid}" for name, image in mos_charts.items()}
+    mos_data = {
+        name: "data:image/png;base64," + base64.b64encode(image.png).decode()
+        for name, image in mos_charts.items()
+    }
     return RenderedReport(
         subject=subject,
         text=env.get_template("audit/report.txt.j2").render(context),
-        html_email=html.render(context, chart_src=cid_src),
-        html_file=html.render(context, chart_src=data_src),
+        html_email=html.render(context, chart_src=cid_src, mos_chart_src=mos_cid),
+        html_file=html.render(context, chart_src=data_src, mos_chart_src=mos_data),
         images=images,
         csv_files=csv_files,
     )
@@ -231,6 +248,7 @@ def system_audit_to_json(audit: SystemAudit) -> dict[str, Any]:
             "summary": audit.backup.summary,
             "details": dict(audit.backup.details),
         },
+        "trunks": audit.trunks.to_json() if audit.trunks else None,
     }
 
 
@@ -263,6 +281,7 @@ def system_audit_from_json(data: Mapping[str, Any]) -> SystemAudit:
         findings=[Finding(**f) for f in data.get("findings", [])],
         tickets=data.get("tickets", {}),
         backup=BackupStatus(backup.get("ok"), backup.get("summary", ""), backup.get("details", {})),
+        trunks=TrunkQuality.from_json(data["trunks"]) if data.get("trunks") else None,
     )
 
 

@@ -46,6 +46,7 @@ from xop.core.specs.backup import backup_root
 from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id
 from xop.notify.outbox import enqueue
 from xop.tickets import TicketService
+from xop.trunks.report import trunk_quality
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,8 @@ def audit_system(
     tickets = _ticket_findings(service, customer.id, system, findings, now) if spec.open_tickets else {}
     _store_findings(ticket_db, plan["audit_run_id"], system.id, findings, tickets, now)
 
+    with ticket_db.connect() as conn:  # the trunk check's figures of the last 14 days (issue 19)
+        trunks = trunk_quality(conn, system.id, end=day.end)
     audit = SystemAudit(
         system=system.id,
         name=system.name,
@@ -154,6 +157,7 @@ def audit_system(
         findings=findings,
         tickets=tickets,
         backup=backup,
+        trunks=trunks,
     )
     path = _run_dir(spec, day.day, plan["run_id"]) / f"{system.id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
