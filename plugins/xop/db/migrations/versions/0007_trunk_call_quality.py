@@ -1,7 +1,7 @@
 """trunk call quality: RTP figures, E-model rating and audio check of the test call (issue 19)
 
-Revision ID: 0005_trunk_call_quality
-Revises: 0004_portal
+Revision ID: i19_trunk_call_quality
+Revises: i14_mail_intake
 Create Date: 2026-12-02 00:45:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_trunk_call_quality"
-down_revision = "0004_portal"
+revision = "i19_trunk_call_quality"
+down_revision = "i14_mail_intake"
 branch_labels = None
 depends_on = None
 
