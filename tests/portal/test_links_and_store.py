@@ -119,3 +119,39 @@ def test_sessions_end_and_expire(db_engine):
     store.end_session(db_engine, s, now=NOW)
     assert store.find_session(db_engine, sid, now=NOW) is None
     assert store.find_session(db_engine, "x" * 500, now=NOW) is None
+
+
+def test_known_contacts_come_from_config_intake_and_reporters(db_engine):
+    from xop.core.specs.intake import IntakeContact, IntakeCustomer, IntakeSpec
+    from xop.portal.contacts import find_contact
+    from xop.tickets import TicketService
+
+    base = load_config("tests/data/config.yaml")
+    intake = IntakeSpec(
+        customers=(
+            IntakeCustomer(
+                customer="acme",
+                contacts=(IntakeContact(email="noc@acme.example", name="Acme NOC"),),
+                domains=("acme-ops.example",),
+            ),
+        )
+    )
+    cfg = base.model_copy(update={"intake": intake})
+    assert find_contact(cfg, db_engine, "Ann.Boss@acme.example").customer == "acme"  # management
+    assert find_contact(cfg, db_engine, "noc@acme.example").name == "Acme NOC"  # intake contact
+    assert find_contact(cfg, db_engine, "eve@eu.acme-ops.example").customer == "acme"  # intake domain
+    assert find_contact(cfg, db_engine, "eve@acme-ops.example.evil.example") is None
+    assert find_contact(cfg, db_engine, "carl@acme.example") is None  # not yet a reporter
+    svc = TicketService(db_engine, cfg)
+    svc.open(customer="acme", subject="x", reporter_name="Carl", reporter_email="carl@acme.example", now=NOW)
+    assert find_contact(cfg, db_engine, "CARL@acme.example").name == "Carl"
+    svc.report_problem(
+        dedup_key="trunk:x",
+        customer="globex",
+        system=None,
+        subject="down",
+        description="",
+        urgency="major",
+        now=NOW,
+    )
+    assert find_contact(cfg, db_engine, "support@xopnetworks.com") is None  # a monitoring ticket's reporter
