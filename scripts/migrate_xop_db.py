@@ -21,10 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     from airflow.configuration import conf
 
     sys.path.insert(0, conf.get("core", "plugins_folder"))
-    from xop.db.engine import get_engine
+    from xop.connections.ticket_db import ticket_db_url
+    from xop.db.engine import engine_from_url
     from xop.db.migrate import current, head, upgrade
 
-    engine = get_engine(args.conn_id)
+    engine = engine_from_url(ticket_db_url(args.conn_id))
     before = current(engine)
     upgrade(engine)
     print(f"{args.conn_id}: schema {before or '(empty)'} -> {head()}")
