@@ -1,5 +1,5 @@
-"""The real API app's fixtures (Airflow's API server in-process, real tokens) for the routes of
-the reports feature."""
+"""The real API app's fixtures (Airflow's API server in-process, real tokens) and the browser
+fixtures (a live API server, headless Chromium) for the routes and the page of the reports feature."""
 
 from tests.api.conftest import (  # noqa: F401
     airflow_app,
@@ -10,3 +10,4 @@ from tests.api.conftest import (  # noqa: F401
     session_client,
     tokens,
 )
+from tests.browser.conftest import browser, browser_db, live_server, server, token  # noqa: F401
