@@ -118,3 +118,37 @@ def test_the_page_inside_the_airflow_ui(server, token, browser):
     browser.switch_to.default_content()
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "xop-ticket-page-in-airflow-ui.png"))
+
+
+def test_a_viewer_is_offered_no_action_and_told_why(server, token, browser):
+    import httpx
+
+    from tests.api import harness
+    from tests.api.test_api import NEW
+
+    r = httpx.post(f"{server}/xop/api/tickets", json=NEW, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201, r.text
+    number = r.json()["number"]
+    viewer = httpx.post(
+        f"{server}/auth/token", json={"username": "victor", "password": harness.USERS["victor"][1]}
+    ).json()["access_token"]
+
+    wait = WebDriverWait(browser, 15)
+    browser.get(f"{server}/xop/")
+    browser.add_cookie({"name": "_token", "value": viewer, "path": "/"})
+    browser.get(f"{server}/xop/#{number}")
+    browser.refresh()  # a change of the fragment alone does not load the page again
+    wait.until(ec.text_to_be_present_in_element((By.ID, "me"), "victor"))
+    assert not browser.find_element(By.ID, "new-ticket").is_displayed()
+    assert browser.find_element(By.ID, "read-only").is_displayed()
+    panel = wait.until(ec.visibility_of_element_located((By.ID, "ticket")))
+    assert panel.find_elements(By.CSS_SELECTOR, "#actions button") == []
+    assert "No action you may take now" in panel.find_element(By.ID, "actions").text
+    why = panel.find_element(By.ID, "why-not")
+    assert not panel.find_element(By.ID, "why-not-list").is_displayed()  # said when asked
+    why.find_element(By.TAG_NAME, "summary").click()
+    reasons = panel.find_element(By.ID, "why-not-list").text
+    assert "Respond" in reasons and "'POST on DAG Runs'" in reasons and "victor" in reasons
+    browser.find_element(By.TAG_NAME, "body").send_keys("n")  # the keyboard shortcut says why too
+    wait.until(ec.text_to_be_present_in_element((By.ID, "message"), "You cannot open tickets"))
+    assert not browser.find_element(By.ID, "open-dialog").is_displayed()

@@ -44,6 +44,8 @@ const CLOCK_LABELS = {
 
 const $ = (sel) => document.querySelector(sel);
 let customers = [];
+let mayOpen = true; // false for a read-only user (the auth manager's answer, from /api/me)
+let whyNot = "";
 let offset = 0;
 let current = null; // ticket number shown in the side panel
 let loadedAt = 0; // performance.now() of the last data load; countdowns tick from there
@@ -259,9 +261,15 @@ async function openTicket(number, { focus = true } = {}) {
     el("td", {}, `${c.percent_used} %`),
   )));
   if (!t.clocks.length) $("#ticket-clocks").append(el("tr", {}, el("td", { colspan: 5 }, "No SLA clock (level 1).")));
+  // Only the actions this user may take now are offered; the others say why when asked.
   $("#actions").replaceChildren(...t.actions.map((a) => el("button", {
     type: "button", dataset: { action: a }, onclick: () => showAction(a),
   }, ACTIONS[a]?.label || a)));
+  if (!t.actions.length) $("#actions").append(el("p", { class: "none" }, "No action you may take now."));
+  const refused = t.refused_actions || [];
+  $("#why-not-list").replaceChildren(...refused.map((r) => el("li", { dataset: { action: r.action } },
+    el("strong", {}, ACTIONS[r.action]?.label || r.action), `: ${r.why}`)));
+  $("#why-not").hidden = !refused.length;
   $("#ticket-history").replaceChildren(...t.events.slice().reverse().map((e) => el("li", { class: e.public ? "public" : "internal" },
     el("div", { class: "meta" }, `${fmtTime(e.at)} · ${e.actor} · ${e.kind.replace("_", " ")}${e.public ? "" : " · internal"}`),
     e.body ? el("div", { class: "body" }, e.body) : null,
@@ -336,6 +344,7 @@ function fillSystems() {
 }
 
 function showOpenForm() {
+  if (!mayOpen) { say(`You cannot open tickets: ${whyNot}`, true); return; }
   const dlg = $("#open-dialog");
   const form = $("#open-form");
   form.reset();
@@ -396,6 +405,15 @@ async function start() {
   try {
     const [me, custs] = await Promise.all([api("me"), api("customers")]);
     $("#me").textContent = me.name;
+    $("#me-level").textContent = `(L${me.level})`;
+    if (!me.may_act) {
+      // A read-only user gets no way to open a ticket, and the reason on the page.
+      $("#new-ticket").hidden = true;
+      $("#read-only").hidden = false;
+      $("#read-only").title = me.why_not;
+      mayOpen = false;
+      whyNot = me.why_not;
+    }
     customers = custs;
   } catch (e) {
     if (e.status !== 401) say(e.message, true);
