@@ -67,6 +67,8 @@ def create_app(cfg: XopConfig, engine: Engine) -> FastAPI:
             response = await call_next(request)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if request.url.scheme == "https":  # behind the TLS proxy (uvicorn's proxy headers)
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
         return response
 

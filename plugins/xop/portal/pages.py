@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from xop.portal.security import ANON_COOKIE, CSRF_FIELD, ensure_visitor, set_cookie
+from xop.portal.security import ANON_COOKIE, CSRF_FIELD, HEADERS, ensure_visitor, set_cookie
 from xop.portal.store import digest
 
 HERE = Path(__file__).resolve().parent
@@ -48,7 +48,8 @@ def render(
         **(context or {}),
     }
     html = environment().get_template(template).render(values)
-    response = HTMLResponse(html, status_code=status)
+    # The headers also here: an error page answered outside the middleware must carry them too.
+    response = HTMLResponse(html, status_code=status, headers=HEADERS)
     if getattr(request.state, "new_visitor", None):
         set_cookie(
             response, ANON_COOKIE, request.state.new_visitor, max_age=portal.cfg.portal.session_hours * 3600
