@@ -228,9 +228,14 @@ def signed_in(portal: PortalServer, email: str, seen: int | None = None) -> Visi
 
 
 def screenshot(driver, name: str) -> None:
+    """Screenshots at 360 px and 1280 px; at both widths nothing may stick out sideways."""
     ARTIFACTS.mkdir(exist_ok=True)
     for width in (360, 1280):
         driver.set_window_size(width, 900)
+        overflow = driver.execute_script(
+            "const d = document.documentElement; return d.scrollWidth - d.clientWidth"
+        )
+        assert overflow <= 0, f"{name} at {width} px is {overflow} px wider than the window"
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(width, min(max(height + 120, 600), 4000))
         driver.save_screenshot(str(ARTIFACTS / f"portal-{name}-{width}.png"))
