@@ -27,6 +27,8 @@ _FATAL_DEFECTS = {
     "MultipartInvariantViolationDefect",
     "MissingHeaderBodySeparatorDefect",
 }
+#: Headers decoded for reading; the others stay as received.
+_DECODED = ("subject", "from", "to", "cc")
 _MSGID = re.compile(r"<[^<>\s]+>")
 _REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl"]
 
@@ -56,7 +58,7 @@ class Parsed:
     sender_name: str
     recipients: tuple[str, ...]  # To, Cc, Delivered-To, X-Original-To, lower case
     references: tuple[str, ...]  # In-Reply-To first, then References (newest last)
-    headers: dict[str, list[str]]  # lower-case name -> values (decoded)
+    headers: dict[str, list[str]]  # lower-case name -> values (Subject, From, To, Cc decoded)
     text: str  # the whole body as text (HTML converted)
     html_only: bool
     parts: list[Part]
@@ -234,8 +236,14 @@ def parse(raw: bytes) -> Parsed:
     for d in msg.defects:
         if type(d).__name__ in _FATAL_DEFECTS:
             problems.append(f"malformed MIME: {type(d).__name__}")
-    names = {k.lower() for k in msg}
-    headers = {n: _header_values(msg, n, problems) for n in names}
+    # Decoded (encoded words, address lists) only where people read them; the rest raw, which
+    # is what the steps compare (Auto-Submitted, Precedence ... are ASCII tokens) and much cheaper.
+    headers: dict[str, list[str]] = {}
+    for name, value in msg.raw_items():
+        headers.setdefault(name.lower(), []).append(" ".join(str(value).split()))
+    for n in _DECODED:
+        if n in headers:
+            headers[n] = _header_values(msg, n, problems)
     first = lambda n: (headers.get(n) or [""])[0]  # noqa: E731
     mids = _ids(headers.get("message-id", []))
     subject = " ".join(first("subject").split())
