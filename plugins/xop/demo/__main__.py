@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from xop.demo.console import Console
+from xop.demo.imap import demo_mailbox
 from xop.portal.process import demo_portal
 
 REPO = Path(__file__).resolve().parents[3]
@@ -64,6 +65,7 @@ def _peers(stack, say=print):
     ftp = stack.enter_context(
         FtpsSite(VAR / "ftp", user="xop-publisher", password=ftp_password, port=FTP_PORT)
     )
+    demo_mailbox(stack, say)  # i14: the support mailbox the intake DAG reads
     os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = mail.connection_uri()
     os.environ["AIRFLOW_CONN_XOP_FTP"] = ftp.connection_json()
     return mail, ftp

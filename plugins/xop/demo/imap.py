@@ -81,11 +81,18 @@ namespace inbox {{
 class Dovecot:
     """``with Dovecot() as imap:`` a running IMAP server with one user; stopped and wiped at exit."""
 
-    def __init__(self, user: str = "support@xopnetworks.com", password: str | None = None) -> None:
+    def __init__(
+        self,
+        user: str = "support@xopnetworks.com",
+        password: str | None = None,
+        *,
+        port: int | None = None,
+        starttls_port: int | None = None,
+    ) -> None:
         self.user = user
         self.password = password or secrets.token_urlsafe(12)
-        self.port = free_port()
-        self.starttls_port = free_port()
+        self.port = port or free_port()
+        self.starttls_port = starttls_port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="xop-dovecot-"))
         self._process: subprocess.Popen | None = None
 
@@ -196,3 +203,124 @@ class Dovecot:
             return [item[1] for item in data if isinstance(item, tuple)]
         finally:
             c.logout()
+
+
+# -- the demo's support mailbox ---------------------------------------------------------------
+
+#: Fixed loopback ports of the demo mailbox (IMAPS, and IMAP with STARTTLS).
+DEMO_IMAPS_PORT, DEMO_STARTTLS_PORT = 18993, 18143
+_demo: Dovecot | None = None
+
+
+def demo_mailbox(stack, say=print) -> Dovecot:
+    """Start the demo's support mailbox for the rest of ``stack``; ``xop_imap`` points at it."""
+    global _demo
+    _demo = stack.enter_context(Dovecot(port=DEMO_IMAPS_PORT, starttls_port=DEMO_STARTTLS_PORT))
+    os.environ["AIRFLOW_CONN_XOP_IMAP"] = _demo.connection_json()
+    say(f"             Dovecot 127.0.0.1:{DEMO_IMAPS_PORT} (IMAPS) is the support mailbox (xop_imap)")
+    return _demo
+
+
+def _demo_emails(ticket: str, ack: tuple[str, str] | None) -> list[tuple[str, bytes]]:
+    from email.message import EmailMessage
+    from email.policy import SMTP
+    from email.utils import formatdate, make_msgid
+
+    def mail(label: str, sender: str, subject: str, body: str, **headers: str) -> tuple[str, bytes]:
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"] = sender, "support@xopnetworks.com", subject
+        m["Date"], m["Message-ID"] = formatdate(localtime=False), make_msgid(domain="demo-customer.example")
+        for k, v in headers.items():
+            m[k.replace("_", "-")] = v
+        m.set_content(body)
+        return label, m.as_bytes(policy=SMTP)
+
+    pat = "Pat Operator <pat.operator@demo-customer.example>"
+    out = [
+        mail(
+            "a new issue",
+            pat,
+            "[demo-conf1] Recordings of yesterday's conferences are missing",
+            "Hello, none of yesterday's conference recordings show up in the portal.\nPat",
+        ),
+        mail(
+            f"a reply to {ticket}",
+            pat,
+            f"RE: [{ticket}] Callers hear silence after entering the PIN",
+            "It happened again at 9:14 on 5000, two callers.\n\n"
+            "On Mon, XOP Networks Support <support@xopnetworks.com> wrote:\n> Your ticket has been opened.",
+        ),
+        mail(
+            "an out-of-office reply",
+            "Morgan Manager <morgan.manager@demo-customer.example>",
+            f"Out of Office: [{ticket}] Ticket opened",
+            "I am out of the office until Monday.",
+            Auto_Submitted="auto-replied",
+        ),
+    ]
+    if ack:
+        out.append(("a bounce of one of our emails", _bounce(ack[0], ticket, ack[1])))
+    return out
+
+
+def _bounce(message_id: str, ticket: str, rcpt: str) -> bytes:
+    """An RFC 3464 delivery report about our email ``message_id`` (as Postfix writes them)."""
+    from email.utils import formatdate, make_msgid
+
+    text = f"""From: Mail Delivery System <MAILER-DAEMON@mx.demo-customer.example>
+To: support@xopnetworks.com
+Subject: Undelivered Mail Returned to Sender
+Date: {formatdate()}
+Message-ID: {make_msgid(domain="mx.demo-customer.example")}
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="dsn"
+
+--dsn
+Content-Type: text/plain; charset=us-ascii
+
+Your message could not be delivered: the mailbox does not exist.
+
+--dsn
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.demo-customer.example
+
+Final-Recipient: rfc822; {rcpt}
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: User unknown
+
+--dsn
+Content-Type: text/rfc822-headers
+
+Message-ID: {message_id}
+Subject: [{ticket}] Ticket opened
+
+--dsn--
+"""
+    return text.replace("\n", "\r\n").encode("ascii")
+
+
+def drop_demo_mail(engine, say=print) -> None:
+    """Put the demo's customer emails into the support mailbox: a new issue, a reply to the first
+    demo ticket, an out-of-office and a bounce of that ticket's acknowledgement."""
+    import sqlalchemy as sa
+
+    from xop.notify.tables import notifications
+    from xop.tickets.tables import tickets
+
+    if _demo is None:
+        return
+    with engine.connect() as c:
+        first = c.execute(sa.select(tickets.c.id, tickets.c.number).order_by(tickets.c.id).limit(1)).first()
+        if first is None:
+            return
+        ack = c.execute(
+            sa.select(notifications.c.message_id, notifications.c.recipient)
+            .where(notifications.c.ticket_id == first.id, notifications.c.kind == "ticket_opened")
+            .limit(1)
+        ).first()
+    emails = _demo_emails(first.number, tuple(ack) if ack else None)
+    _demo.append(*(raw for _, raw in emails))
+    say(f"   Customer emails in the support mailbox: {', '.join(label for label, _ in emails)}")

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 #: DAGs run by the demo, in order, with their run conf. The sweep is the main job.
 DEMO_RUNS: list[tuple[str, dict[str, Any]]] = [
+    ("xop_mail_intake", {}),  # the customer emails dropped into the demo mailbox (i14)
     ("xop_sla_sweep", {}),
     ("xop_trunk_check", {}),
     ("xop_daily_audit", {}),
@@ -152,6 +153,8 @@ def run_all(var: Path, say: Callable[[str], None] = print) -> list[tuple[str, st
     from airflow.utils.db import initdb
 
     from xop.core.paths import REPO_ROOT
+    from xop.demo.imap import drop_demo_mail
+    from xop.tasks import runtime
 
     say("1. Airflow metadata DB (SQLite) in var/demo/airflow/ ...")
     initdb()
@@ -164,6 +167,7 @@ def run_all(var: Path, say: Callable[[str], None] = print) -> list[tuple[str, st
         if opened
         else "3. Demo tickets kept from an earlier run (make clean starts over)"
     )
+    drop_demo_mail(runtime.ticket_db(), say)  # i14: a new issue, a reply, an out-of-office, a bounce
     bag = DagBag(str(REPO_ROOT / "dags"))
     if bag.import_errors:
         raise SystemExit(f"DAG import errors: {bag.import_errors}")
