@@ -42,7 +42,7 @@ trunk_checks = Table(
     Column("rtp_sent", Integer),
     Column("rtp_received", Integer),
     Column("error", Text),
-    # The test call's quality (issue 19, migration 0007_trunk_call_quality)
+    # The test call's quality (issue 19, migration 0008_trunk_call_quality)
     Column("rtp_lost", Integer),
     Column("rtp_duplicates", Integer),
     Column("rtp_reordered", Integer),

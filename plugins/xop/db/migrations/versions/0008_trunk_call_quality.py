@@ -1,7 +1,7 @@
 """trunk call quality: RTP figures, E-model rating and audio check of the test call (issue 19)
 
 Revision ID: i19_trunk_call_quality
-Revises: i14_mail_intake
+Revises: i18_emergency_calls
 Create Date: 2026-12-02 00:45:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i19_trunk_call_quality"
-down_revision = "i14_mail_intake"
+down_revision = "i18_emergency_calls"
 branch_labels = None
 depends_on = None
 
