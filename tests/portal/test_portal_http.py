@@ -176,3 +176,24 @@ def test_a_customer_reply_goes_through_the_model_as_the_customer_and_meets_no_xo
             )
         }
     assert ("responded", "customer", CARL) in kinds
+
+
+def test_signing_out_ends_the_session_and_sign_in_returns_to_the_ticket_asked_for(portal):
+    t = portal.open_ticket(subject="Sign-out check")
+    v = Visitor(portal.url)
+    asked = v.get(f"/tickets/{t.number}")
+    assert asked.status_code == 401 and f'value="/tickets/{t.number}"' in asked.text  # sign in, then back
+    seen = portal.count_mail(ANN, "sign-in link")
+    v.post("/signin", {"csrf": csrf_of(asked.text), "email": ANN, "next": f"/tickets/{t.number}"})
+    link = portal.link_in(portal.wait_for_mail(ANN, "sign-in link", seen=seen), "signin").removeprefix(
+        portal.url
+    )
+    r = v.post(link, {"csrf": csrf_of(v.get(link).text)})
+    assert r.status_code == 303 and r.headers["location"] == f"/tickets/{t.number}"
+    page = v.get(f"/tickets/{t.number}")
+    assert page.status_code == 200
+    old = dict(v.cookies)
+    assert v.post("/signout", {"csrf": csrf_of(page.text)}).status_code == 303
+    replay = Visitor(portal.url)
+    replay.cookies = old  # the old session cookie no longer signs anyone in
+    assert replay.get(f"/tickets/{t.number}").status_code == 401
