@@ -163,14 +163,14 @@ def escalate_tickets(
         }
         updated.append(new)
         waiting = t["state"] == "waiting_customer"
-        effects = escalation_clocks(from_level, to, waiting=waiting)
+        effects = escalation_clocks(
+            from_level, to, waiting=waiting, recovered=t.get("recovered_at") is not None
+        )
         stop = tuple(n for n, e in effects.items() if e == "stop")
         stops.setdefault(stop, []).append(t["id"])
         for name, effect in effects.items():
             if effect not in ("start", "start_paused"):
                 continue
-            if name == "l3_recovery" and t.get("recovered_at"):
-                continue  # service is already recovered: nothing left to recover
             starts.append(
                 {
                     "ticket_id": t["id"],

@@ -174,15 +174,20 @@ def _yes(state: str | None = None, **clocks: str) -> Decision:
     return Decision(True, "", state, MappingProxyType(dict(clocks)))
 
 
-def escalation_clocks(from_level: int, to_level: int, *, waiting: bool) -> dict[str, str]:
+def escalation_clocks(
+    from_level: int, to_level: int, *, waiting: bool, recovered: bool = False
+) -> dict[str, str]:
     """Clock effects of an escalation: the new owner's clocks start (paused while the ticket waits
-    on the customer); skipped levels' clocks never start; lower levels' response clocks stop."""
+    on the customer; no recovery clock once service is recovered); skipped levels' clocks never
+    start; lower levels' response clocks stop."""
     effects: dict[str, str] = {}
     for name in RESPONSE_CLOCKS:
         owner = 2 if name == "l2_response" else 3
         if owner < to_level:
             effects[name] = "stop"
     for name in LEVEL_CLOCKS[to_level]:
+        if name == "l3_recovery" and recovered:
+            continue
         effects[name] = "start_paused" if waiting else "start"
     return effects
 
@@ -348,16 +353,17 @@ def decide(action: str, ticket: Any, actor: Actor, *, to_level: int | None = Non
         return Decision(True, "", "recovered" if _get(ticket, "recovered_at") else "open", d.clocks)
     if action == "resolve" and _get(ticket, "recovered_at") is not None and "l3_rca" in d.clocks:
         return Decision(True, "", d.state, {k: v for k, v in d.clocks.items() if k != "l3_rca"})
-    if action == "escalate" and to_level is not None and to_level != level + 1:
-        if to_level <= level:
+    if action == "escalate":
+        to = level + 1 if to_level is None else to_level
+        if to <= level:
             here = LEVEL_LABELS[level]
-            return _no(f"the ticket is at {here}; escalation must go up, not to level {to_level}")
-        if to_level == EMERGENCY and actor.kind == "staff" and (actor.level or 0) < 4:
+            return _no(f"the ticket is at {here}; escalation must go up, not to level {to}")
+        if to == EMERGENCY and actor.kind == "staff" and (actor.level or 0) < 4:
             return _no("Emergency is Level 4's call (product development), or the sweep's on a miss")
-        if actor.kind == "customer":
+        if actor.kind == "customer" and to != 2:
             return _no("a customer escalates from Level 1 to Level 2; XOP escalates further")
-        waiting = state == "waiting_customer"
-        return Decision(True, "", None, escalation_clocks(level, to_level, waiting=waiting))
+        waiting, recovered = state == "waiting_customer", _get(ticket, "recovered_at") is not None
+        return Decision(True, "", None, escalation_clocks(level, to, waiting=waiting, recovered=recovered))
     return d
 
 
