@@ -27,7 +27,7 @@ from xop.notify.outbox import enqueue_many
 from xop.sla.policy import effective_urgency
 from xop.tickets import clocks
 from xop.tickets.model import EMERGENCY, Actor, escalation_clocks
-from xop.tickets.notices import contact_context, emails_for, emergency_emails
+from xop.tickets.notices import contact_context, due_text, emails_for, emergency_emails
 from xop.tickets.tables import ticket_events, tickets
 
 
@@ -218,7 +218,7 @@ def escalate_tickets(
             extra={
                 "previous_level": u["_from"],
                 "next_contact": ev["payload"]["contact"],
-                "next_due": due.get(u["id"]),
+                "next_due": due_text(cfg, due.get(u["id"])),
             },
         )
     enqueue_many(conn, emails)

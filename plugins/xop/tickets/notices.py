@@ -51,6 +51,18 @@ def local_time(cfg: XopConfig, value: datetime | None) -> str | None:
     return f"{local:%A %H:%M %Z} ({local:%Y-%m-%d})"
 
 
+def due_text(cfg: XopConfig, due: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What a customer is told of the next commitment: label, local due time, paused or not."""
+    if not due:
+        return None
+    return {
+        "name": due["name"],
+        "label": CLOCK_LABELS[due["name"]],
+        "due": local_time(cfg, due["due_at"]),
+        "paused": due["paused"],
+    }
+
+
 def duration_text(seconds: int, *, business_day: int | None) -> str:
     """``2 business hours``, ``1 business day``, ``3 days``: plurals by humanize.
 

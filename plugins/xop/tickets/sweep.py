@@ -244,6 +244,7 @@ def _process(
                 {"breached_clock": r["name"], "reason": f"{CLOCK_LABELS[r['name']]} target missed"}
                 for r in esc
             ],
+            clock_contexts=[_clock_ctx(r, 1.0) for r in esc],
         )
         for r, t in zip(esc, tickets_, strict=True):
             t["level"] = min(r["to_level"], 4)
