@@ -57,14 +57,16 @@ def xop_sla_sweep():
         return ring_emergency_bridge((params or {}).get("now"))
 
     @task
-    def deliver_call_outcomes(params: dict | None = None) -> dict:
+    def deliver_call_outcomes(rung: dict) -> dict:
         from xop.tasks.notify import deliver_outbox
 
-        return deliver_outbox((params or {}).get("now"))
+        return deliver_outbox(rung["finished_at"])  # the follow-ups are due from the call's end
 
     swept = sweep_due_tickets()
     swept >> deliver_outbox()
-    swept >> ring_emergency_bridge() >> deliver_call_outcomes()
+    rung = ring_emergency_bridge()
+    swept >> rung
+    deliver_call_outcomes(rung)
 
 
 xop_sla_sweep()

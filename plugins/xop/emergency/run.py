@@ -70,6 +70,9 @@ class EmergencyCallStats:
     interrupted: int = 0
     waiting: int = 0
     emails: int = 0
+    #: The run's clock when it ended (``now`` plus the time spent ringing): the follow-up emails
+    #: are due from then, so the delivery after this run uses it as its ``now``.
+    finished_at: str = ""
     calls: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -140,7 +143,7 @@ def ring_emergencies(
 ) -> EmergencyCallStats:
     """Ring the bridge for every new or due emergency; returns what was done."""
     spec = cfg.emergency_call
-    stats = EmergencyCallStats(enabled=spec.enabled)
+    stats = EmergencyCallStats(enabled=spec.enabled, finished_at=now.isoformat())
     if not spec.enabled:
         return stats
     clock = _Clock(now)
@@ -153,6 +156,7 @@ def ring_emergencies(
         pending = store.next_due(conn)
     if pending is not None:
         log.info("emergency calls: next attempt due at %s", pending.isoformat())
+    stats.finished_at = clock().isoformat()
     return stats
 
 
