@@ -155,3 +155,27 @@ def test_known_contacts_come_from_config_intake_and_reporters(db_engine):
         now=NOW,
     )
     assert find_contact(cfg, db_engine, "support@xopnetworks.com") is None  # a monitoring ticket's reporter
+
+
+def test_each_recipient_of_a_customer_email_gets_their_own_signed_link(db_engine, cfg, monkeypatch):
+    import email
+    import email.policy
+    import re
+
+    from tests.conftest import TEST_CONFIG, outbox_rows
+    from xop.tickets import TicketService
+
+    monkeypatch.setenv("XOP_CONFIG", str(TEST_CONFIG))
+    svc = TicketService(db_engine, cfg)
+    t = svc.open(
+        customer="acme", subject="Links", reporter_name="Carl", reporter_email="carl@acme.example", now=NOW
+    )
+    svc.close(t.number, actor="alice", report="Fixed.", now=NOW + timedelta(hours=1))
+    closed = outbox_rows(db_engine, "ticket_closed")
+    assert {r["recipient"] for r in closed} == {"carl@acme.example", "ann.boss@acme.example"}
+    for row in closed:
+        message = email.message_from_bytes(row["mime"], policy=email.policy.default)
+        text = message.get_body(("plain",)).get_content()
+        (token,) = set(re.findall(r"/tickets/XOP-\d+\?k=([A-Za-z0-9_.=-]+)", text))
+        claims = read_ticket_link(cfg, token, now=NOW + timedelta(days=29))
+        assert (claims.email, claims.ticket) == (row["recipient"], t.number)
