@@ -27,7 +27,7 @@ import pandas as pd
 
 from xop.core.config import XopConfig
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER
-from xop.reports.frames import Frames
+from xop.reports.frames import EVENT_KINDS, Frames
 from xop.reports.outcomes import JUDGED, STATUSES, business_seconds, clock_outcomes
 from xop.reports.tally import bincount, codes, distinct_count, group_quantiles, slices
 
@@ -149,21 +149,23 @@ def clock_table(
     return table
 
 
-def _tally(out: pd.DataFrame, cust: np.ndarray, n_scopes: int) -> dict[str, np.ndarray]:
+def _tally(
+    name: np.ndarray,
+    urg: np.ndarray,
+    status: np.ndarray,
+    tid: np.ndarray,
+    used: np.ndarray,
+    cust: np.ndarray,
+    n_scopes: int,
+) -> dict[str, np.ndarray]:
     """Counts, distinct tickets and percentiles of time used, per scope (the last is ALL)."""
-    name = codes(out["name"], NAMES)
-    urg = codes(out["urgency"], URGS)
-    status = codes(out["status"], STATUSES)
-    tid = out["ticket_id"].to_numpy(dtype=np.int64)
-    used = out["used_seconds"].to_numpy(dtype=np.int64)
-    all_ = np.full(len(out), n_scopes - 1)
-    scope = np.concatenate([cust, all_])  # every row once for its customer, once for ALL
+    scope = np.concatenate([cust, np.full(len(cust), n_scopes - 1)])  # each row for its customer and ALL
     name2, urg2, status2 = (np.concatenate([a, a]) for a in (name, urg, status))
     tid2, used2 = np.concatenate([tid, tid]), np.concatenate([used, used])
     g = (scope * N_NAME + name2) * N_URG + urg2
     g_total = scope * N_NAME + name2
     g_size, t_size = n_scopes * N_NAME * N_URG, n_scopes * N_NAME
-    done = np.isin(status2, [STATUSES.index("met"), STATUSES.index("met_late")])
+    done = (status2 == STATUSES.index("met")) | (status2 == STATUSES.index("met_late"))
     return {
         "counts": bincount(g * N_STATUS + status2, g_size * N_STATUS).reshape(
             n_scopes, N_NAME, N_URG, N_STATUS
@@ -182,10 +184,11 @@ def _tally(out: pd.DataFrame, cust: np.ndarray, n_scopes: int) -> dict[str, np.n
     }
 
 
-def _mttr(cfg: XopConfig, events: pd.DataFrame, month: Month) -> pd.DataFrame:
+def _mttr(cfg: XopConfig, events: pd.DataFrame, kind: np.ndarray, month: Month) -> pd.DataFrame:
     """Recoveries of the month with their business duration since the cycle's start (all tickets)."""
-    starts = events[events["kind"].isin(("opened", "reopened"))][["ticket_id", "at"]]
-    ends = events[events["kind"].isin(("recovered", "resolved"))][["ticket_id", "at"]]
+    k = {n: i for i, n in enumerate(EVENT_KINDS)}
+    starts = events.loc[(kind == k["opened"]) | (kind == k["reopened"]), ["ticket_id", "at"]]
+    ends = events.loc[(kind == k["recovered"]) | (kind == k["resolved"]), ["ticket_id", "at"]]
     if starts.empty or ends.empty:
         return pd.DataFrame({"ticket_id": pd.Series(dtype="int64"), "seconds": pd.Series(dtype="int64")})
     starts = starts.rename(columns={"at": "started"}).sort_values("started", kind="stable")
@@ -226,20 +229,28 @@ def compute(
     n_scopes = len(scopes) + 1  # the last one is ALL
     t_months = cfg.reports.trend_months
     out = clock_outcomes(cfg, frames.clocks, frames.events, as_of)
-    m_index = month_index(out["decided_at"], tz).to_numpy()
+    m_all = month_index(out["decided_at"], tz).to_numpy()
     first = month.shift(1 - t_months).index
-    in_trend = (m_index >= first) & (m_index <= month.index)
-    out, m_index = out[in_trend], m_index[in_trend]
+    rows = np.nonzero((m_all >= first) & (m_all <= month.index))[0]
+    m_index = m_all[rows]
+    name = codes(out["name"], NAMES)[rows]
+    status = out["status_code"].to_numpy(dtype=np.int64)[rows]
+    cust_all = codes(out["customer"], scopes)[rows]
     this_mask = m_index == month.index
-    this = out[this_mask]
-    cust_all = codes(out["customer"], scopes)
+    this_rows = rows[this_mask]
     cust = cust_all[this_mask]
-    tally = _tally(this, cust, n_scopes)
+    tally = _tally(
+        name[this_mask],
+        np.asarray(out["urgency"].cat.codes, dtype=np.int64)[this_rows],
+        status[this_mask],
+        out["ticket_id"].to_numpy(dtype=np.int64)[this_rows],
+        out["used_seconds"].to_numpy(dtype=np.int64)[this_rows],
+        cust,
+        n_scopes,
+    )
 
     # Trend: compliance per scope, month and clock.
-    status = codes(out["status"], STATUSES)
-    name = codes(out["name"], NAMES)
-    scope2 = np.concatenate([cust_all, np.full(len(out), n_scopes - 1)])
+    scope2 = np.concatenate([cust_all, np.full(len(rows), n_scopes - 1)])
     key = ((scope2 * t_months + np.tile(m_index - first, 2)) * N_NAME + np.tile(name, 2)) * N_STATUS
     grid = bincount(key + np.tile(status, 2), n_scopes * t_months * N_NAME * N_STATUS).reshape(
         n_scopes, t_months, N_NAME, N_STATUS
@@ -250,8 +261,9 @@ def compute(
     labels = [month.shift(-k).label for k in range(t_months - 1, -1, -1)]
 
     # Breaches of the month, per scope: sorted by customer code, then due time and number.
-    late_mask = this["status"].isin(("missed", "met_late")).to_numpy()
-    late = this.loc[late_mask, BREACH_COLUMNS].assign(_c=cust[late_mask])
+    s_this = status[this_mask]
+    late_pick = (s_this == STATUSES.index("missed")) | (s_this == STATUSES.index("met_late"))
+    late = out.iloc[this_rows[late_pick]][BREACH_COLUMNS].assign(_c=cust[late_pick])
     late = late.sort_values(["due_at", "number"], kind="stable")
     by_cust = late.sort_values("_c", kind="stable")
     spans = slices(by_cust["_c"].to_numpy(), n_scopes - 1)
@@ -268,20 +280,21 @@ def compute(
 
     # MTTR and reopen rate from the events.
     ids = np.concatenate([frames.clocks["ticket_id"].to_numpy(), t["id"].to_numpy()]).astype(np.int64)
-    custs = np.concatenate([frames.clocks["customer"].to_numpy(), t["customer"].to_numpy()])
-    customer_of = pd.Series(custs, index=ids)
-    customer_of = customer_of[~customer_of.index.duplicated()]
+    custs = np.concatenate([frames.clocks["customer"].to_numpy(object), t["customer"].to_numpy(object)])
+    _, first_of = np.unique(ids, return_index=True)
+    customer_of = pd.Series(custs[first_of], index=ids[first_of])
     ev = frames.events
-    rec = _mttr(cfg, ev, month)
+    kind = codes(ev["kind"], EVENT_KINDS)
+    rec = _mttr(cfg, ev, kind, month)
     rec_c = codes(rec["ticket_id"].map(customer_of), scopes)
     rec_n, rec_sum = bincount(rec_c, n_scopes), bincount(rec_c, n_scopes, rec["seconds"].to_numpy(float))
     rec_n[-1], rec_sum[-1] = len(rec), float(rec["seconds"].sum())
-    closing = ev[ev["kind"].isin(("resolved", "closed"))]
+    closing = ev[(kind == EVENT_KINDS.index("resolved")) | (kind == EVENT_KINDS.index("closed"))]
     closing = closing[
         (closing["at"] >= pd.Timestamp(month.start)) & (closing["at"] < pd.Timestamp(month.end))
     ]
     first_close = closing.groupby("ticket_id")["at"].min()
-    last_reopen = ev[ev["kind"] == "reopened"].groupby("ticket_id")["at"].max()
+    last_reopen = ev[kind == EVENT_KINDS.index("reopened")].groupby("ticket_id")["at"].max()
     was_reopened = (last_reopen.reindex(first_close.index) > first_close).to_numpy()
     close_c = codes(first_close.index.to_series().map(customer_of), scopes)
     n_closed, n_reopened = (

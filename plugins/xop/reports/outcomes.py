@@ -34,6 +34,8 @@ import numpy as np
 import pandas as pd
 
 from xop.core.config import XopConfig
+from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER
+from xop.reports.tally import codes
 from xop.sla.policy import calendar
 
 #: Level that owns each clock.
@@ -41,6 +43,7 @@ CLOCK_LEVEL = {"l2_response": 2, "l3_response": 3, "l3_recovery": 3, "l3_rca": 3
 STATUSES = ("met", "met_late", "missed", "skipped", "paused", "running")
 #: Outcomes that count towards compliance (met / all three).
 JUDGED = ("met", "met_late", "missed")
+_NAT = np.iinfo(np.int64).min
 DT_COLUMNS = ("started_at", "paused_at", "due_at", "met_at", "breached_at", "stopped_at")
 
 
@@ -79,13 +82,14 @@ def clock_outcomes(
     ``urgency`` (from ``opened``/``classified``/``escalated`` events; may be empty).
     """
     now = _utc(as_of)
-    df = clocks.copy()
+    df = clocks.copy(deep=False)
     if df.empty:
         for col, dtype in (
             ("status", object),
             ("used_seconds", "int64"),
             ("late_seconds", "int64"),
             ("decided_at", "datetime64[ns, UTC]"),
+            ("status_code", "int8"),
             ("level", "int64"),
         ):
             df[col] = pd.Series(dtype=dtype)
@@ -101,54 +105,85 @@ def clock_outcomes(
     paused = df["paused_at"].notna().to_numpy()
     due_passed = (df["due_at"].notna() & (df["due_at"] <= end)).to_numpy()
     overdue = breached | due_passed
-    status = np.select(
+    code = np.select(
         [met & (breached | (used > target)), met, overdue, stopped, paused],
-        ["met_late", "met", "missed", "skipped", "paused"],
-        default="running",
+        [STATUSES.index(x) for x in ("met_late", "met", "missed", "skipped", "paused")],
+        default=STATUSES.index("running"),
+    ).astype(np.int8)
+    due, brk = _ns(df["due_at"]), _ns(df["breached_at"])
+    breach_ns = np.where((brk != _NAT) & (brk < due), brk, due)
+    late = (code == STATUSES.index("met_late")) | (code == STATUSES.index("missed"))
+    decided_ns = np.where(late, breach_ns, _NAT)
+    decided_ns = np.where(code == STATUSES.index("met"), _ns(df["met_at"]), decided_ns)
+    decided_ns = np.where(code == STATUSES.index("skipped"), _ns(df["stopped_at"]), decided_ns)
+    decided = pd.Series(
+        pd.DatetimeIndex(decided_ns.view("datetime64[ns]")).tz_localize("UTC"), index=df.index
     )
-    breach_at = df["due_at"].where(
-        df["breached_at"].isna() | (df["due_at"] <= df["breached_at"]), df["breached_at"]
-    )
-    decided = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns, UTC]")
-    late = np.isin(status, ("met_late", "missed"))
-    decided = decided.where(~late, breach_at)
-    decided = decided.where(status != "met", df["met_at"])
-    decided = decided.where(status != "skipped", df["stopped_at"])
-    df["status"] = status
+    df["status_code"] = code
+    df["status"] = pd.Categorical.from_codes(code, categories=list(STATUSES))
     df["used_seconds"] = used
     df["late_seconds"] = np.where(late, np.maximum(used - target, 0), 0)
     df["decided_at"] = decided
-    df["level"] = df["name"].map(CLOCK_LEVEL).astype("int64")
+    df["level"] = np.array([CLOCK_LEVEL.get(n, 0) for n in CLOCK_NAMES], dtype=np.int64)[
+        np.maximum(codes(df["name"], CLOCK_NAMES), 0)
+    ]
     df["urgency"] = _urgency_at(cfg, df, urgency_events, decided.fillna(end))
     return df
 
 
-def _urgency_at(cfg: XopConfig, df: pd.DataFrame, events: pd.DataFrame, at: pd.Series) -> pd.Series:
-    """The ticket's urgency at ``at`` per row: last urgency event before it, else proposed, else default."""
-    value = np.full(len(df), None, dtype=object)
-    if not events.empty:
-        right = events.loc[events["urgency"].notna(), ["ticket_id", "at", "urgency"]]
-        if not right.empty:
-            left = pd.DataFrame(
-                {
-                    "ticket_id": df["ticket_id"].to_numpy(dtype=np.int64),
-                    "t": _ns(at),
-                    "row": np.arange(len(df)),
-                }
-            ).sort_values("t", kind="stable")
-            right = pd.DataFrame(
-                {
-                    "ticket_id": right["ticket_id"].to_numpy(dtype=np.int64),
-                    "t": _ns(right["at"]),
-                    "urgency": right["urgency"].to_numpy(dtype=object),
-                }
-            ).sort_values("t", kind="stable")
+def _urgency_at(cfg: XopConfig, df: pd.DataFrame, events: pd.DataFrame, at: pd.Series) -> pd.Categorical:
+    """The ticket's urgency at ``at`` per row: last urgency event before it, else proposed, else default.
+
+    Urgency events are reduced to the changes (an event repeating the ticket's urgency is
+    dropped); a ticket with one change is a lookup, only tickets with several take ``merge_asof``.
+    """
+    value = np.full(len(df), -1, dtype=np.int64)
+    has = events["urgency"].notna().to_numpy() if not events.empty else np.zeros(0, dtype=bool)
+    if has.any():
+        e_tid = events["ticket_id"].to_numpy(dtype=np.int64)[has]
+        e_t = _ns(events["at"])[has]
+        e_u = codes(events["urgency"].to_numpy(dtype=object)[has], URGENCY_ORDER)
+        order = np.lexsort((e_t, e_tid))
+        e_tid, e_t, e_u = e_tid[order], e_t[order], e_u[order]
+        same = np.zeros(len(e_tid), dtype=bool)
+        same[1:] = (e_tid[1:] == e_tid[:-1]) & (e_u[1:] == e_u[:-1])
+        e_tid, e_t, e_u = e_tid[~same], e_t[~same], e_u[~same]
+        first = np.ones(len(e_tid), dtype=bool)
+        first[1:] = e_tid[1:] != e_tid[:-1]
+        last = np.ones(len(e_tid), dtype=bool)
+        last[:-1] = e_tid[:-1] != e_tid[1:]
+        single = first & last
+        tid = df["ticket_id"].to_numpy(dtype=np.int64)
+        t = _ns(at)
+        # One change: the lookup (valid from that event on).
+        pos = np.searchsorted(e_tid[single], tid)
+        pos = np.minimum(pos, max(int(single.sum()) - 1, 0))
+        hit = single.any() & (e_tid[single][pos] == tid) if single.any() else np.zeros(len(tid), dtype=bool)
+        if single.any():
+            hit &= e_t[single][pos] <= t
+            value[hit] = e_u[single][pos][hit]
+        many_tickets = np.unique(e_tid[~single])
+        rows = np.nonzero(np.isin(tid, many_tickets))[0] if len(many_tickets) else np.zeros(0, dtype=np.int64)
+        if len(rows):
+            left = pd.DataFrame({"ticket_id": tid[rows], "t": t[rows], "row": rows}).sort_values(
+                "t", kind="stable"
+            )
+            right = pd.DataFrame({"ticket_id": e_tid[~single], "t": e_t[~single], "u": e_u[~single]})
+            right = right.sort_values("t", kind="stable")
             merged = pd.merge_asof(left, right, on="t", by="ticket_id", direction="backward")
-            value[merged["row"].to_numpy()] = merged["urgency"].to_numpy(dtype=object)
-    series = pd.Series(value, index=df.index, dtype=object)
-    series = series.where(series.notna(), df["proposed_urgency"])
-    defaults = df["customer"].map({c: cfg.sla_for(c).default_urgency for c in pd.unique(df["customer"])})
-    return series.where(series.notna(), defaults).astype(object)
+            value[merged["row"].to_numpy()] = merged["u"].fillna(-1).to_numpy(dtype=np.int64)
+    proposed = codes(df["proposed_urgency"], URGENCY_ORDER)
+    value = np.where(value >= 0, value, proposed)
+    customers = df["customer"].to_numpy(dtype=object)
+    defaults = {c: URGENCY_ORDER.index(cfg.sla_for(c).default_urgency) for c in pd.unique(customers)}
+    value = np.where(value >= 0, value, _map(customers, defaults))
+    return pd.Categorical.from_codes(value, categories=list(URGENCY_ORDER))
+
+
+def _map(values: np.ndarray, mapping: dict) -> np.ndarray:
+    found, uniques = pd.factorize(values)
+    lookup = np.array([mapping[u] for u in uniques], dtype=np.int64)
+    return lookup[found]
 
 
 __all__ = ["CLOCK_LEVEL", "DT_COLUMNS", "JUDGED", "STATUSES", "business_seconds", "clock_outcomes"]

@@ -16,7 +16,12 @@ import pandas as pd
 
 def codes(values: pd.Series | np.ndarray, categories: Sequence) -> np.ndarray:
     """Position of each value in ``categories`` (int64; -1 when absent or null)."""
-    return pd.Categorical(values, categories=list(categories)).codes.astype(np.int64)
+    found, uniques = pd.factorize(np.asarray(values, dtype=object))
+    if not len(uniques):
+        return np.full(len(found), -1, dtype=np.int64)
+    position = {c: i for i, c in enumerate(categories)}
+    lookup = np.array([position.get(u, -1) for u in uniques], dtype=np.int64)
+    return np.where(found >= 0, lookup[found], -1)
 
 
 def bincount(key: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:

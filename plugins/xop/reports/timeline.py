@@ -181,6 +181,8 @@ def _one_clock(
             )
         elif e["kind"] == "escalated" and at > k.start:
             add(at, "escalated", f"escalated to level {payload.get('to_level')}", **actor)
+        elif e["kind"] == "emergency" and payload.get("clock") in (None, c["name"]):
+            add(at, "emergency", "Emergency: XOP management called in", **actor)
         elif e["kind"] == "sla_warning" and payload.get("clock") == c["name"] and not public_only:
             add(at, "warning", f"warning sent at {round(100 * float(payload.get('fraction') or 0))} %")
     for a, b in support_gaps(cfg, k.cal, k.start, horizon):
