@@ -46,7 +46,12 @@ def _aim(case, numbers: list[str]) -> None:
 def test_no_input_makes_the_api_fail(airflow_app, fuzz_target, mode):
     schema = schemathesis.openapi.from_asgi("/xop/openapi.json", airflow_app, headers=fuzz_target["auth"])
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 16  # me, customers, list, get, open + 11 actions
+    labels = {op.label for op in operations}
+    # At least the staff API's core (me, customers, list, get, open and the lifecycle actions);
+    # features add their routes (timeline, quarantine, ...) and every one of them is fuzzed.
+    core = {"GET /api/me", "GET /api/customers", "GET /api/tickets", "POST /api/tickets"}
+    core |= {"GET /api/tickets/{number}", "POST /api/tickets/{number}/respond"}
+    assert core <= labels, sorted(core - labels)
 
     for operation in operations:
 

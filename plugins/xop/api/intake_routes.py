@@ -18,14 +18,17 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from xop.api.deps import ActorDep, NowDep, ServiceDep, UserDep
+from xop.api.routes import ERRORS
 from xop.api.schemas import NUMBER_PATTERN
 from xop.core.errors import InvalidInput, TicketNotFound
 from xop.intake import quarantine, store
 from xop.intake.tables import OUTCOMES
 
-router = APIRouter(prefix="/api", tags=["mail intake"])
+router = APIRouter(prefix="/api", tags=["mail intake"], responses=ERRORS)
 
-InboundId = Annotated[int, Path(ge=1, description="Id of the inbound message.")]
+#: Row ids are BIGINT: larger values are refused with 422 rather than reaching the database.
+MAX_ID = 2**63 - 1
+InboundId = Annotated[int, Path(ge=1, le=MAX_ID, description="Id of the inbound message.")]
 
 
 class AcceptBody(BaseModel):
@@ -53,7 +56,7 @@ def list_quarantine(
     _user: UserDep,
     outcome: str = Query("quarantined", description=f"one of {', '.join(OUTCOMES)}"),
     limit: int = Query(100, ge=1, le=500),
-    before_id: int | None = Query(None, ge=1),
+    before_id: int | None = Query(None, ge=1, le=MAX_ID),
 ) -> dict[str, Any]:
     if outcome not in OUTCOMES:
         raise InvalidInput("outcome", f"must be one of {', '.join(OUTCOMES)}; got {outcome!r}")
@@ -115,7 +118,9 @@ def ticket_mail(
 
 
 @router.get("/attachments/{attachment_id}", summary="Download an attachment (checked against its sha256)")
-def attachment(attachment_id: Annotated[int, Path(ge=1)], svc: ServiceDep, _user: UserDep) -> Response:
+def attachment(
+    attachment_id: Annotated[int, Path(ge=1, le=MAX_ID)], svc: ServiceDep, _user: UserDep
+) -> Response:
     found = store.read_attachment(svc.engine, svc.cfg, attachment_id)
     if found is None:
         raise TicketNotFound(f"no attachment {attachment_id}")

@@ -15,10 +15,11 @@ from fastapi import APIRouter, Path, Query
 from fastapi.encoders import jsonable_encoder
 
 from xop.api.deps import NowDep, ServiceDep, UserDep
+from xop.api.routes import ERRORS
 from xop.api.schemas import NUMBER_PATTERN
 from xop.reports.live import compliance_view, ticket_timeline
 
-router = APIRouter(prefix="/api", tags=["sla"])
+router = APIRouter(prefix="/api", tags=["sla"], responses=ERRORS)
 
 
 @router.get("/tickets/{number}/timeline", summary="The explainable timeline of a ticket's SLA clocks")
