@@ -268,3 +268,27 @@ def test_an_unknown_trunk_is_recorded_not_rung(db_engine, xop_config, trunk):
     stats = ring(db_engine, cfg, IN_HOURS)
     assert stats.skipped == 1
     assert "no trunk with id 'no-such-trunk'" in calls(db_engine)[0]["reason"]
+
+
+def test_two_concurrent_runs_ring_once(pg_engine, xop_config, bridges):
+    import threading
+
+    bridge = bridges.start("busy_486.xml", with_sink=False)
+    cfg = with_emergency_call(xop_config, trunk=bridge.trunk(), retries=0)
+    open_emergency(pg_engine, cfg, at=IN_HOURS)
+    results, start = [], threading.Barrier(2)
+
+    def run() -> None:
+        start.wait()
+        results.append(ring(pg_engine, cfg, IN_HOURS))
+
+    workers = [threading.Thread(target=run) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+
+    assert len(results) == 2
+    assert sum(r.new for r in results) == 1 and sum(r.attempts for r in results) == 1
+    [call] = calls(pg_engine)
+    assert call["status"] == "failed" and call["attempt_count"] == 1
