@@ -111,6 +111,7 @@ def _xop_config(path: Path, peers: Peers) -> Path:
     config = {
         "extends": str(REPO / "include" / "config" / "xop.yaml"),
         "audit": {"report_dir": str(var / "reports"), "backup_dir": str(var / "backups")},
+        "reports": {"report_dir": str(var / "sla-reports")},
         "customers": [
             {
                 "id": "acme",
