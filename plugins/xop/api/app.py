@@ -27,6 +27,7 @@ WEB = Path(__file__).resolve().parents[1] / "web"
 STATIC = {
     "app.js": "text/javascript; charset=utf-8",
     "reports.js": "text/javascript; charset=utf-8",
+    "intake.js": "text/javascript; charset=utf-8",  # i14: quarantine, a ticket's mail
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
