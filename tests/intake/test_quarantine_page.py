@@ -39,4 +39,5 @@ def test_accept_from_the_quarantine_and_see_the_attachment(server, token, browse
     number = re.search(r"XOP-\d+", browser.find_element(By.ID, "quarantine-status").text).group(0)
     wait.until(ec.presence_of_element_located((By.ID, "quarantine-empty")))
     browser.get(f"{server}/xop/#{number}")
+    browser.refresh()  # the page opens the ticket of the address's #number when it loads
     wait.until(ec.text_to_be_present_in_element((By.ID, "ticket-attachments"), "trace.txt"))
