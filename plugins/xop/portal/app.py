@@ -21,7 +21,7 @@ from xop.core.config import XopConfig
 from xop.core.errors import ConfigError
 from xop.notify.links import keys_of
 from xop.portal import routes_auth, routes_tickets, store
-from xop.portal.pages import STATIC, message
+from xop.portal.pages import STATIC, environment, message
 from xop.portal.security import HEADERS, SESSION_COOKIE, Csrf
 from xop.portal.state import MAX_BODY, Portal
 from xop.tickets.service import TicketService
@@ -38,6 +38,7 @@ def create_app(cfg: XopConfig, engine: Engine) -> FastAPI:
             f"(password = key) or the environment variable {cfg.portal.key_env}"
         )
     cfg.portal.base(cfg.support.ticket_url)  # a ticket_url the portal cannot serve fails here
+    environment()
     app = FastAPI(title="XOP Networks customer portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = Portal(
         cfg,

@@ -29,6 +29,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
+    for name in env.list_templates(extensions=["html"]):
+        env.get_template(name)  # compiled once at start, not on a customer's first request
     return env
 
 
