@@ -218,6 +218,13 @@ def emails_for(
     return items
 
 
+def _bridge_call(cfg: XopConfig) -> dict[str, Any]:
+    """i18: when the automatic call to the emergency bridge is on, the emergency email says that a
+    follow-up email (``emergency_call``) reports whether the bridge was reached."""
+    spec = cfg.emergency_call
+    return {"bridge_call": {"number": spec.number}} if spec.enabled else {}
+
+
 def emergency_emails(
     cfg: XopConfig, ticket: dict[str, Any], event: dict[str, Any], *, clock: dict[str, Any], now: datetime
 ) -> list[dict[str, Any]]:
@@ -231,7 +238,8 @@ def emergency_emails(
         event=event,
         now=now,
         recipients=[owner["email"], str(emergency.email)],
-        extra={"clock": clock, "contact": contact_context(cfg, EMERGENCY), "owner": owner},
+        extra={"clock": clock, "contact": contact_context(cfg, EMERGENCY), "owner": owner}
+        | _bridge_call(cfg),
     )
 
 
