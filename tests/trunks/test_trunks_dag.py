@@ -30,7 +30,13 @@ def ami() -> Iterator[AmiServer]:
 
 
 def write_config(path: Path, *, busy_port: int, good_port: int, ami: AmiServer) -> None:
-    trunk_defaults = {"options_timeout_s": 2.0, "call_timeout_s": 4.0, "media_seconds": 0.5}
+    trunk_defaults = {
+        "options_timeout_s": 2.0,
+        "call_timeout_s": 4.0,
+        "media_seconds": 0.5,
+        # this test is about tickets and runs; a starved SIPp must not grade the good trunk's call
+        "quality": {"degraded_mos": 1.0, "failed_mos": 1.0, "max_loss_pct": 100.0, "max_jitter_ms": 10000.0},
+    }
     config = {
         "extends": str(REPO / "include" / "config" / "xop.yaml"),
         "customers": [
