@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from xop.backup.files import create_private
+
 MANIFEST_SUFFIX = ".manifest.json"
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -61,8 +63,10 @@ def write_manifest(manifest: BackupManifest) -> Path:
     """Write the manifest atomically (temp name, fsync, rename)."""
     target = manifest.manifest_path
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
-    with tmp.open("rb") as handle:
+    tmp.unlink(missing_ok=True)  # a leftover of a crash
+    with create_private(tmp) as handle:
+        handle.write((json.dumps(manifest.model_dump(mode="json"), indent=2, sort_keys=True) + "\n").encode())
+        handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, target)
     return target

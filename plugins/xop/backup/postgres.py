@@ -28,6 +28,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from xop.backup.files import create_private, private_dir
 from xop.backup.manifest import BackupManifest, backup_stamp
 from xop.backup.pgserver import PgServer, pg_program
 from xop.core.errors import BackupError
@@ -53,8 +54,7 @@ def take_postgres_backup(
 ) -> BackupManifest:
     """Dump, hash, verify and rename into ``directory/<system>/<system>-<stamp>.dump``."""
     started = time.monotonic()
-    folder = directory / system
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(directory / system, root=directory)
     final = folder / f"{system}-{backup_stamp(now)}.dump"
     final_globals = final.with_name(final.stem + ".globals.sql")
     if final.exists():
@@ -126,7 +126,7 @@ def _stream_program(argv: list[str], server: PgServer, target: Path) -> tuple[in
     size = 0
     buffer = bytearray(CHUNK)
     view = memoryview(buffer)
-    with tempfile.TemporaryFile() as stderr, target.open("wb") as out:
+    with tempfile.TemporaryFile() as stderr, create_private(target) as out:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=stderr, env=server.env(), bufsize=0)
         assert proc.stdout is not None
         try:

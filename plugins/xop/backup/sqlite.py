@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from xop.backup.files import create_private, make_private, private_dir
 from xop.backup.manifest import BackupManifest, backup_stamp
 from xop.core.errors import BackupError
 
@@ -25,13 +26,13 @@ def take_sqlite_backup(source: Path, *, system: str, directory: Path, now: datet
     started = time.monotonic()
     if not source.is_file():
         raise BackupError(f"SQLite database {source} of system {system!r} does not exist")
-    folder = directory / system
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(directory / system, root=directory)
     final = folder / f"{system}-{backup_stamp(now)}.sqlite3"
     if final.exists():
         raise BackupError(f"{final} already exists: a backup with this timestamp was taken before")
     tmp = folder / f".{final.name}.partial-{os.getpid()}"
     try:
+        create_private(tmp).close()  # SQLite keeps the mode of an existing (empty) file
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
         dst = sqlite3.connect(tmp)
         try:
@@ -44,6 +45,7 @@ def take_sqlite_backup(source: Path, *, system: str, directory: Path, now: datet
         finally:
             dst.close()
         size, sha256 = sha256_file(tmp)
+        make_private(tmp)
         os.replace(tmp, final)
     except sqlite3.Error as exc:
         tmp.unlink(missing_ok=True)
