@@ -6,6 +6,9 @@ gets the stored answer replayed, waits its turn (409 while the first is still ru
 refused when the key was used for a different request. Refused operations change nothing, so
 their claim is released and the same key may be retried.
 
+Keys are kept for 24 hours (``api.idempotency_key_hours``); the SLA sweep deletes older ones
+with :func:`expire`.
+
 Limit: the ticket service commits in its own transaction, so the ticket and the stored answer
 are two commits. If the process dies between them, the key stays "in progress" (409) rather
 than risk opening a second ticket.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
@@ -27,6 +30,8 @@ from xop.core.errors import InvalidInput, TicketError
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
+#: How long a key is remembered unless ``api.idempotency_key_hours`` says otherwise.
+DEFAULT_MAX_AGE = timedelta(hours=24)
 
 
 class IdempotencyKeyReused(InvalidInput):
@@ -99,3 +104,16 @@ def release(engine: Engine, *, actor: str, key: str) -> None:
                 idempotency_keys.c.status_code.is_(None),
             )
         )
+
+
+def expire(engine: Engine, *, now: datetime, max_age: timedelta = DEFAULT_MAX_AGE) -> int:
+    """Delete the keys claimed before ``now - max_age`` (run by the SLA sweep); return how many.
+
+    After that a retry with the same key acts again, which is the contract of expiring keys
+    (24 hours by default, ``api.idempotency_key_hours``): clients retry within minutes.
+    """
+    if max_age <= timedelta(0):
+        raise InvalidInput("api.idempotency_key_hours", f"must be positive, got {max_age}")
+    with engine.begin() as conn:
+        result = conn.execute(delete(idempotency_keys).where(idempotency_keys.c.created_at < now - max_age))
+    return result.rowcount or 0

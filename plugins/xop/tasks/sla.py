@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from datetime import timedelta
 
+from xop.api import idempotency
 from xop.tasks import runtime
 from xop.tickets.sweep import sweep
 
@@ -12,8 +14,8 @@ log = logging.getLogger(__name__)
 
 
 def run_sweep(now: str | None = None) -> dict:
-
-    stats = sweep(runtime.ticket_db(), runtime.config(), now=runtime.resolve_now(now))
+    engine, cfg, at = runtime.ticket_db(), runtime.config(), runtime.resolve_now(now)
+    stats = sweep(engine, cfg, now=at)
     log.info(
         "SLA sweep: %d tickets due, %d warnings, %d breaches, %d escalated, %d emails queued in %.3f s",
         stats.tickets,
@@ -23,6 +25,9 @@ def run_sweep(now: str | None = None) -> dict:
         stats.emails,
         stats.seconds,
     )
+    expired = idempotency.expire(engine, now=at, max_age=timedelta(hours=cfg.api.idempotency_key_hours))
+    log.info("API Idempotency-Key records expired: %d", expired)
     out = asdict(stats)
+    out["idempotency_keys_expired"] = expired
     out["escalated"] = out["escalated"][:100]  # XCom stays small; the full list is in the history
     return out
