@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
 from xop.audit.cdr_sql import render_usage_sql, usage_params
+from xop.audit.csvsafe import safe_frame
 from xop.audit.days import AuditDay, epoch_to_utc
 from xop.core.specs.audit import CdrMapping
 
@@ -160,7 +161,7 @@ class UsageReport:
         files = {}
         for part, frame in parts.items():
             buffer = io.StringIO()
-            frame.to_csv(buffer, index=False)
+            safe_frame(frame).to_csv(buffer, index=False)  # no spreadsheet formulas from CDRs
             files[f"{stem}-{part}.csv"] = buffer.getvalue().encode()
         return files
 
