@@ -127,17 +127,17 @@ def clock_table(
     total_tickets: np.ndarray,
     total_quantiles: np.ndarray,
 ) -> pd.DataFrame:
-    """One scope's table: per clock, a row per urgency then an "all" row.
+    """One scope's table: per clock, an "all" row then a row per urgency.
 
     Shapes: ``status_counts`` (clock, urgency, status), ``tickets`` (clock, urgency),
     ``quantiles`` (clock, urgency, 2); the ``total_*`` ones without the urgency axis.
     """
-    counts = np.concatenate([status_counts, total_counts[:, None, :]], axis=1)  # (5, 4, 6)
-    tick = np.concatenate([tickets, total_tickets[:, None]], axis=1)
-    quant = np.concatenate([quantiles, total_quantiles[:, None, :]], axis=1)
+    counts = np.concatenate([total_counts[:, None, :], status_counts], axis=1)  # (5, 4, 6)
+    tick = np.concatenate([total_tickets[:, None], tickets], axis=1)
+    quant = np.concatenate([total_quantiles[:, None, :], quantiles], axis=1)
     flat = counts.reshape(-1, N_STATUS)
     table = pd.DataFrame(flat.astype(np.int64), columns=list(STATUSES))
-    table.insert(0, "urgency", [*URGS, "all"] * N_NAME)
+    table.insert(0, "urgency", ["all", *URGS] * N_NAME)
     table.insert(0, "name", np.repeat(NAMES, N_URG + 1))
     table["clocks"] = flat.sum(axis=1).astype(np.int64)
     table["tickets"] = tick.reshape(-1).astype(np.int64)
