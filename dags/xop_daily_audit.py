@@ -32,6 +32,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from xop.backup.assets import BACKUPS
 from xop.core.schedule import timetable
 from xop.tasks.dag_defaults import DEFAULT_ARGS
+from xop.tasks.deadlines import audit_deadline
 
 
 @dag(
@@ -42,6 +43,7 @@ from xop.tasks.dag_defaults import DEFAULT_ARGS
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=3),
     default_args=DEFAULT_ARGS,
+    deadline=audit_deadline(),
     tags=["xop", "monitoring", "audit"],
     doc_md=__doc__,
     params={

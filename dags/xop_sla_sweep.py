@@ -23,6 +23,7 @@ import pendulum
 from airflow.sdk import Param, dag, task
 
 from xop.tasks.dag_defaults import DEFAULT_ARGS
+from xop.tasks.deadlines import sweep_deadline
 
 
 @dag(
@@ -33,6 +34,7 @@ from xop.tasks.dag_defaults import DEFAULT_ARGS
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=30),
     default_args=DEFAULT_ARGS,
+    deadline=sweep_deadline(),
     tags=["xop", "sla", "tickets"],
     doc_md=__doc__,
     params={"now": Param(None, type=["null", "string"], description="replay at this instant (ISO 8601)")},

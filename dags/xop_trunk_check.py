@@ -38,6 +38,7 @@ from airflow.sdk import Param, dag, task
 
 from xop.core.schedule import timetable
 from xop.tasks.dag_defaults import DEFAULT_ARGS
+from xop.tasks.deadlines import trunk_check_deadline
 
 
 @dag(
@@ -48,6 +49,7 @@ from xop.tasks.dag_defaults import DEFAULT_ARGS
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=30),
     default_args=DEFAULT_ARGS,
+    deadline=trunk_check_deadline(),
     tags=["xop", "monitoring", "trunks"],
     doc_md=__doc__,
     params={

@@ -36,6 +36,7 @@ from xop.core.specs.api import ApiSpec
 from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
 from xop.core.specs.backup import BackupSpec, PublicationSpec
 from xop.core.specs.common import TimeZoneName
+from xop.core.specs.deadlines import DeadlinesSpec
 from xop.core.specs.emergency import EmergencyCallSpec
 from xop.core.specs.intake import IntakeSpec
 from xop.core.specs.portal import PortalSpec
@@ -258,6 +259,7 @@ class XopConfig(_Strict):
     customers: tuple[CustomerSpec, ...] = ()
     staff: StaffSpec = StaffSpec()
     api: ApiSpec = ApiSpec()
+    deadlines: DeadlinesSpec = DeadlinesSpec()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> XopConfig:
