@@ -31,6 +31,7 @@ from xop.backup.tables import publications
 from xop.connections.ftps import FtpsClient
 from xop.core.errors import BackupError
 from xop.core.specs.backup import ImageSpec, PublicationSpec
+from xop.core.specs.safepaths import remote_folder
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -99,7 +100,10 @@ def publish(
     images = [*spec.images, *files]
     for image in images:
         check_vendor_checksum(image)
-    folder = "/" + (spec.ftp.folder or folder or customer).strip("/")
+    try:  # the config's models check this already; a caller passing ``folder`` gets the same rule
+        folder = remote_folder(spec.ftp.folder or folder or customer, "ftp folder")
+    except ValueError as exc:
+        raise BackupError(f"customer {customer!r}: {exc}") from None
     result = PublicationResult(customer=customer, folder=folder)
     ftp = client or FtpsClient(spec.ftp.conn_id)
     with ftp:

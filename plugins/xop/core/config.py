@@ -41,6 +41,7 @@ from xop.core.specs.emergency import EmergencyCallSpec
 from xop.core.specs.intake import IntakeSpec
 from xop.core.specs.portal import PortalSpec
 from xop.core.specs.reports import ReportsSpec
+from xop.core.specs.safepaths import RemoteFolder
 from xop.core.specs.staff import StaffSpec
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER, ClockName, Urgency
@@ -209,7 +210,7 @@ class CustomerSpec(_Strict):
     #: Seed section 2: health monitoring only with the customer's permission.
     monitoring: bool = False
     management_contacts: tuple[ManagementContact, ...] = ()
-    ftp_folder: str | None = None
+    ftp_folder: RemoteFolder | None = None  # validated like every config path (no '..')
     publication: PublicationSpec | None = None
     #: A customer-specific SLA (e.g. 24x7 critical clocks); the global policy otherwise.
     sla: SlaPolicy | None = None

@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from xop.core.specs.common import TimeZoneName
+from xop.core.specs.safepaths import LocalPath
 
 Severity = Literal["critical", "major", "minor"]
 Impact = Literal["service_affecting", "needs_correction", "complaint"]
@@ -280,7 +281,7 @@ class FileIntegrityProbe(_Probe):
     """
 
     kind: Literal["file_integrity"]
-    baseline_file: Path
+    baseline_file: LocalPath
     impact: Impact = "needs_correction"
 
 
@@ -352,10 +353,10 @@ class AuditSpec(_Strict):
         (), description="who gets the report; empty: the support team's internal recipients"
     )
     timezone: TimeZoneName = "America/Chicago"
-    report_dir: Path = Field(
+    report_dir: LocalPath = Field(
         Path("var/audit/reports"), description="where report files are kept (relative: to the repository)"
     )
-    backup_dir: Path = Field(
+    backup_dir: LocalPath = Field(
         Path("var/backups"),
         description="backup root when a system's backup has no directory (relative: repo)",
     )

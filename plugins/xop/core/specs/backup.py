@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xop.core.paths import REPO_ROOT, VAR_DIR
+from xop.core.specs.safepaths import LocalPath, RemoteFolder
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HEX_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "sha512": 128}
@@ -46,10 +47,10 @@ class BackupSpec(_Strict):
     kind: Literal["postgres", "sqlite"]
     conn_id: str | None = Field(None, min_length=1, description="Airflow connection of the system DB")
     database: str | None = Field(None, min_length=1, description="database name; default: the connection's")
-    path: Path | None = Field(None, description="SQLite database file (kind=sqlite)")
+    path: LocalPath | None = Field(None, description="SQLite database file (kind=sqlite)")
     include_globals: bool = Field(True, description="also save roles/tablespaces (pg_dumpall --globals-only)")
     retention: RetentionSpec = Field(default_factory=RetentionSpec)
-    directory: Path | None = Field(None, description="where backups go; default: see backup_root()")
+    directory: LocalPath | None = Field(None, description="where backups go; default: see backup_root()")
     restore_approvers: list[str] = Field(
         default_factory=list,
         description="Airflow user ids who may approve replacing this database (the restore DAG's "
@@ -81,18 +82,8 @@ class FtpSpec(_Strict):
     """
 
     conn_id: str = Field("xop_ftp", min_length=1)
-    folder: str | None = Field(None, min_length=1, description="customer folder on the FTP site, e.g. /acme")
+    folder: RemoteFolder | None = Field(None, description="customer folder on the FTP site, e.g. /acme")
     retention: int = Field(3, ge=1, le=100, description="files kept per series; older ones are pruned")
-
-    @field_validator("folder")
-    @classmethod
-    def _plain_folder(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        parts = PurePosixPath(value).parts
-        if any(part in ("..", ".") for part in parts) or "\\" in value:
-            raise ValueError(f"folder {value!r} must be a plain path without '.', '..' or backslashes")
-        return value
 
 
 class ImageSpec(_Strict):
@@ -104,7 +95,7 @@ class ImageSpec(_Strict):
     by default the file name with every digit removed.
     """
 
-    path: Path = Field(..., description="local file to publish")
+    path: LocalPath = Field(..., description="local file to publish")
     name: str | None = Field(None, description="name on the FTP site; default: the file's name")
     series: str | None = Field(None, min_length=1, description="retention group; default from the name")
     vendor: str | None = Field(None, min_length=1, description="OEM that shipped the image")
