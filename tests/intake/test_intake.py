@@ -300,3 +300,25 @@ def test_close_of_a_closed_ticket_changes_nothing(db_engine, intake_config, mail
     _run(db_engine, intake_config, NOW + timedelta(hours=2))
     assert svc.get(t.number).state == "closed" and len(events(db_engine, t.number)) == n
     assert "already closed" in inbound(db_engine)[-1]["reason"]
+
+
+def test_connection_test_button_and_clear_errors(mailbox, monkeypatch):
+    import json
+
+    from xop.connections.imap import MailboxHook
+
+    mailbox.append(samples.mail())
+    assert MailboxHook().test_connection() == (True, "logged in over TLS; 1 message(s) in INBOX")
+    conn = json.loads(mailbox.connection_json())
+    conn["extra"].pop("ca_file")  # the system's CAs do not know the test server's certificate
+    monkeypatch.setenv("AIRFLOW_CONN_XOP_IMAP", json.dumps(conn))
+    ok, why = MailboxHook().test_connection()
+    assert not ok and "CERTIFICATE_VERIFY_FAILED" in why
+    conn["extra"] = {"security": "none"}
+    monkeypatch.setenv("AIRFLOW_CONN_XOP_IMAP", json.dumps(conn))
+    ok, why = MailboxHook().test_connection()
+    assert not ok and "plain IMAP is not supported" in why
+    conn = json.loads(mailbox.connection_json()) | {"password": "wrong"}
+    monkeypatch.setenv("AIRFLOW_CONN_XOP_IMAP", json.dumps(conn))
+    ok, why = MailboxHook().test_connection()
+    assert not ok and "login" in why and "refused" in why

@@ -65,10 +65,22 @@ class MailboxHook(ImapHook):
         except (OSError, imaplib.IMAP4.error) as exc:
             raise MailboxError(f"IMAP server {conn.host}:{conn.port}: {exc}") from exc
 
+    def test_connection(self) -> tuple[bool, str]:
+        """The UI's Test button: log in over verified TLS and count the inbox."""
+        try:
+            with Mailbox(self.imap_conn_id) as box:
+                return True, f"logged in over TLS; {len(box.uids())} message(s) in {box.folder}"
+        except (ConfigError, MailboxError) as exc:
+            return False, str(exc)
+
     def get_conn(self) -> MailboxHook:
         try:
             return super().get_conn()
         except imaplib.IMAP4.error as exc:
+            client, self.mail_client = self.mail_client, None
+            if client is not None:
+                with contextlib.suppress(OSError, imaplib.IMAP4.error):
+                    client.shutdown()
             raise MailboxError(f"IMAP login to connection {self.imap_conn_id!r} refused: {exc}") from exc
 
 
