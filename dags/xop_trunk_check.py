@@ -6,15 +6,21 @@ its voice network works (seed: "Dialing into the system two times every day"):
 
 * each SIP trunk: an OPTIONS probe (up when a code of the trunk's `accepted_codes` comes back in
   time; RTT measured), then a real test call to the system's dial-in number — INVITE with digest
-  auth on 401/407, ringing, answer, ACK, a few seconds of RTP echoed back, BYE — recording post-dial
-  delay, setup time, final code and RTP packets sent/echoed; UDP, TCP or TLS, IPv4 or IPv6;
+  auth on 401/407, ringing, answer, ACK, a few seconds of a known tone sweep echoed back, BYE —
+  recording post-dial delay, setup time, final code and the call's quality: RTP sent, lost,
+  duplicated, reordered, RFC 3550 jitter, round trip, G.107 R-factor and MOS, and whether the
+  echoed audio is ours (level, correlation); UDP, TCP or TLS, IPv4 or IPv6;
 * each T1/PRI span: read through the system's Asterisk Manager Interface (`PRIShowSpans`); a span
   that is not up and active fails.
 
 All trunks are checked concurrently: a dead trunk costs only its own timeout. Results go to the
-`trunk_checks` table and to the task log as a table. A failed trunk opens one **critical**
-monitoring ticket for its system; while it is open, later failures add notes to it; the first
-success afterwards adds a recovery note (a person closes the ticket).
+`trunk_checks` table and to the task log as a table. A failed trunk (no answer, no audio back,
+silence or foreign audio, MOS below `quality.failed_mos`) opens one **critical** monitoring
+ticket for its system; a degraded one (MOS below `quality.degraded_mos`, loss or jitter over
+their thresholds) a **major** one; while it is open, later problems add notes with the figures
+and the trend of the last test calls (a major ticket becomes critical when the trunk fails); the
+first healthy check afterwards adds a recovery note (a person closes the ticket). See
+`docs/trunk-quality.md`.
 
 Only systems whose customer gave monitoring consent are checked. Trunks, numbers, timeouts and
 accepted codes are config (`customers[].systems[].trunks`, `.ami`); credentials are Airflow
