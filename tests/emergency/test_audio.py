@@ -9,8 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from xop.core.specs.emergency import EmergencyCallSpec
-from xop.emergency import audio, g711
+from xop.emergency import audio
 from xop.emergency.announcement import FRAME, announcement_for, recorded_pcm, render_audio, spell_number
+from xop.trunks import g711
 
 TICKET = {"number": "XOP-000123", "customer": "acme", "system": "acme-conf1", "urgency": "critical"}
 PAYLOAD = {"clock": "l4_resolution", "reason": "Level 4 resolution target missed", "from_level": 4}

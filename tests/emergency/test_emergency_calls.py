@@ -19,10 +19,11 @@ from tests.emergency.bridge import (
     open_emergency,
     with_emergency_call,
 )
-from xop.emergency import g711, store
+from xop.emergency import store
 from xop.emergency.run import ring_emergencies
 from xop.emergency.tables import emergency_calls
 from xop.tasks.emergency import dial_bridge, trunk_credentials
+from xop.trunks import g711
 
 RECIPIENTS = {"mgmt@xopnetworks.com", "support@xopnetworks.com"}
 
@@ -68,7 +69,7 @@ def test_the_bridge_answers_and_hears_the_announcement_twice(pg_engine, xop_conf
     sink = bridge.sink
     assert {pt for _, pt, _ in sink.packets} == {0}
     assert len(sink.packets) == call["rtp_sent"]
-    heard = g711.ulaw_to_linear(sink.payload())
+    heard = g711.ulaw_decode(sink.payload())
     assert heard.size / 8000 >= 2 * call["audio"]["once_seconds"]
     loud = np.sqrt(np.mean(heard.astype(np.float64) ** 2))
     assert loud > 300

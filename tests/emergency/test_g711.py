@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xop.emergency import g711
+from xop.trunks import g711
 
 
 def _codes(data: bytes) -> list[int]:
@@ -15,8 +15,8 @@ def _codes(data: bytes) -> list[int]:
 def test_known_code_points():
     # Zero, -1, full scale: µ-law inverts every bit (0 -> 0xFF), A-law the even bits (0 -> 0xD5).
     samples = np.array([0, -1, 32767, -32768])
-    assert _codes(g711.linear_to_ulaw(samples)) == [0xFF, 0x7F, 0x80, 0x00]
-    assert _codes(g711.linear_to_alaw(samples)) == [0xD5, 0x55, 0xAA, 0x2A]
+    assert _codes(g711.ulaw_encode(samples)) == [0xFF, 0x7F, 0x80, 0x00]
+    assert _codes(g711.alaw_encode(samples)) == [0xD5, 0x55, 0xAA, 0x2A]
     assert g711.SILENCE == {0: 0xFF, 8: 0xD5}
 
 
@@ -30,7 +30,7 @@ def test_ulaw_decoder_is_the_segment_table_of_g711():
             magnitude = ((2 * q + 33) * 2**s - 33) * 4
             expected[~(s << 4 | q) & 0xFF] = magnitude
             expected[~(0x80 | s << 4 | q) & 0xFF] = -magnitude
-    decoded = g711.ulaw_to_linear(bytes(range(256)))
+    decoded = g711.ulaw_decode(bytes(range(256)))
     assert {code: int(decoded[code]) for code in range(256)} == expected
     assert int(decoded.max()) == 8031 * 4  # the recommendation's largest µ-law output value
 
@@ -44,7 +44,7 @@ def test_alaw_decoder_is_the_segment_table_of_g711():
             magnitude = (2 * q + 1 if s == 0 else (2 * q + 33) * 2 ** (s - 1)) * 8
             expected[(0x80 | s << 4 | q) ^ 0x55] = magnitude
             expected[(s << 4 | q) ^ 0x55] = -magnitude
-    decoded = g711.alaw_to_linear(bytes(range(256)))
+    decoded = g711.alaw_decode(bytes(range(256)))
     assert {code: int(decoded[code]) for code in range(256)} == expected
     assert int(decoded.max()) == 4032 * 8  # the recommendation's largest A-law output value
 
@@ -77,8 +77,8 @@ def test_digital_milliwatt():
     phase = 2 * np.pi * n / 8 + np.pi / 8 + np.pi  # the tables start in the negative half-wave
     mu = 8159 * 4 * 10 ** (-3.17 / 20) * np.sin(phase)
     a = 4096 * 8 * 10 ** (-3.14 / 20) * np.sin(phase)
-    assert _codes(g711.linear_to_ulaw(np.round(mu))) == [0x1E, 0x0B, 0x0B, 0x1E, 0x9E, 0x8B, 0x8B, 0x9E]
-    assert _codes(g711.linear_to_alaw(np.round(a))) == [0x34, 0x21, 0x21, 0x34, 0xB4, 0xA1, 0xA1, 0xB4]
+    assert _codes(g711.ulaw_encode(np.round(mu))) == [0x1E, 0x0B, 0x0B, 0x1E, 0x9E, 0x8B, 0x8B, 0x9E]
+    assert _codes(g711.alaw_encode(np.round(a))) == [0x34, 0x21, 0x21, 0x34, 0xB4, 0xA1, 0xA1, 0xB4]
 
 
 def test_other_payload_types_are_refused():

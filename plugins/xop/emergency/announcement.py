@@ -19,7 +19,8 @@ import numpy as np
 
 from xop.core.specs.emergency import EmergencyCallSpec
 from xop.core.vocabulary import CLOCK_LABELS, CLOCK_NAMES
-from xop.emergency import audio, g711
+from xop.emergency import audio
+from xop.trunks import g711
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class RenderedAudio:
     def describe(self) -> dict[str, Any]:
         return {
             "method": self.method,
-            "codec": g711.CODECS[self.payload_type][2],
+            "codec": g711.NAMES[self.payload_type],
             "seconds": round(self.seconds, 2),
             "once_seconds": round(self.once_seconds, 2),
             "once_samples": round(self.once_seconds * audio.RATE),

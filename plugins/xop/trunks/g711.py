@@ -2,7 +2,8 @@
 
 The code follows ITU-T G.191's reference G.711 implementation (µ-law compress) and Sun
 Microsystems' public-domain ``g711.c`` (A-law, and both expansions): 16-bit linear in, one byte
-per sample out. ``audioop`` is gone from Python 3.13, hence our own.
+per sample out. ``audioop`` is gone from Python 3.13, hence our own. The one G.711 of the
+pipeline: the trunk check's test signal and the emergency call's announcement both use it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import numpy as np
 PCMU = 0
 PCMA = 8
 SILENCE = {PCMU: 0xFF, PCMA: 0xD5}  # the code of a zero sample
+#: The codec's name (SDP ``rtpmap``) by RTP payload type.
+NAMES = {PCMU: "PCMU", PCMA: "PCMA"}
 
 _ULAW_BIAS = 0x84
 _BIT_LENGTH = np.array([int(v).bit_length() for v in range(128)], dtype=np.int32)
@@ -78,6 +81,7 @@ def decode(data: bytes, payload_type: int) -> np.ndarray:
 
 
 __all__ = [
+    "NAMES",
     "PCMA",
     "PCMU",
     "SILENCE",
