@@ -13,6 +13,7 @@ connection on a bad login; unsolicited events (``FullyBooted``) unless the login
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ class AmiServer:
     host: str = "127.0.0.1"
     port: int = 0
     actions_seen: list[str] = field(default_factory=list)
+    #: Serve AMI over TLS (Asterisk's tlsenable) with this server context.
+    ssl_context: ssl.SSLContext | None = None
 
     def start(self) -> AmiServer:
         self._loop = asyncio.new_event_loop()
@@ -52,7 +55,9 @@ class AmiServer:
 
         def run() -> None:
             async def main() -> None:
-                self._server = await asyncio.start_server(self._session, self.host, self.port)
+                self._server = await asyncio.start_server(
+                    self._session, self.host, self.port, ssl=self.ssl_context
+                )
                 self.port = self._server.sockets[0].getsockname()[1]
                 ready.set()
 

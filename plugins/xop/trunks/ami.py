@@ -8,6 +8,10 @@ then one ``Event: PRIShowSpans`` per D-channel of each span (``Span``, ``DChanne
 ``Active``, ``Alarm``, ``Up``: Yes/No) and finally ``Event: PRIShowSpansComplete`` with
 ``EventList: Complete`` and ``ListItems``. Every message of the action echoes our ``ActionID``.
 
+AMI over TLS (Asterisk's ``tlsenable``/``tlsbindport`` in ``manager.conf``): ``tls: true`` in
+the system's ``ami:`` config; the certificate is verified (CA bundle ``ca_file`` or the system's,
+name ``server_name`` or the host), so the login's secret never crosses the wire in clear text.
+
 Hand-written on asyncio streams: the protocol is a few lines of text, and the maintained Python AMI
 clients (panoramisk, asterisk-ami) would add a dependency for one action.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,6 +81,16 @@ def _yes(value: str | None) -> bool:
     return (value or "").strip().lower() in ("yes", "true", "1")
 
 
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Verifying client context: the CA bundle given, else the system's; hostname checked."""
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise AmiError(f"AMI CA file {ca_file}: {exc}") from exc
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
 class AmiClient:
     """One AMI session. ``async with AmiClient.connect(...) as ami: spans = await ami.pri_show_spans()``."""
 
@@ -87,13 +102,42 @@ class AmiClient:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, host: str, port: int, *, username: str, secret: str, timeout: float = 10.0):
+    async def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        username: str,
+        secret: str,
+        timeout: float = 10.0,
+        tls: bool = False,
+        ca_file: str | None = None,
+        server_name: str | None = None,
+    ):
+        """Open a session; with ``tls`` the whole session (login included) runs over TLS and the
+        server's certificate must verify against ``ca_file`` (else the system CAs) and carry
+        ``server_name`` (else ``host``)."""
+        where = f"AMI {host}:{port}" + (" (TLS)" if tls else "")
+        context = tls_context(ca_file) if tls else None
         try:
-            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(
+                    host,
+                    port,
+                    ssl=context,
+                    server_hostname=(server_name or host) if context else None,
+                    ssl_handshake_timeout=timeout if context else None,
+                ),
+                timeout,
+            )
         except TimeoutError as exc:
-            raise AmiError(f"AMI {host}:{port}: no connection in {timeout:g} s") from exc
+            raise AmiError(f"{where}: no connection in {timeout:g} s") from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise AmiError(f"{where}: certificate not trusted: {exc.verify_message or exc}") from exc
+        except ssl.SSLError as exc:
+            raise AmiError(f"{where}: TLS handshake failed: {exc.reason or exc}") from exc
         except OSError as exc:
-            raise AmiError(f"AMI {host}:{port}: {exc.strerror or exc}") from exc
+            raise AmiError(f"{where}: {exc.strerror or exc}") from exc
         client = cls(reader, writer, timeout)
         try:
             await client._greeting()
@@ -195,7 +239,14 @@ class AmiClient:
 
 async def read_pri_spans(ami: AmiSpec, *, username: str, secret: str) -> list[SpanStatus]:
     async with AmiClient.connect(
-        ami.host, ami.port, username=username, secret=secret, timeout=ami.timeout_s
+        ami.host,
+        ami.port,
+        username=username,
+        secret=secret,
+        timeout=ami.timeout_s,
+        tls=ami.tls,
+        ca_file=str(ami.ca_file) if ami.ca_file else None,
+        server_name=ami.server_name,
     ) as client:
         return await client.pri_show_spans()
 
@@ -222,7 +273,7 @@ def evaluate_spans(
         by_span.setdefault(status.span, []).append(status)
     results = []
     for span, trunk_id in sorted(wanted.items()):
-        target = f"ami:{ami.host}:{ami.port}/span {span}"
+        target = f"{'amis' if ami.tls else 'ami'}:{ami.host}:{ami.port}/span {span}"
         base = TrunkCheckResult(trunk_id, system, "pri", False, checked_at, target=target)
         if statuses is None:
             results.append(base.with_(error=error or "AMI not read"))

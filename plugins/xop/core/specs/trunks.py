@@ -13,6 +13,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xop.core.specs.safepaths import LocalPath
+
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _DIAL = re.compile(r"^\+?[0-9*#]{1,32}$")
@@ -185,11 +187,27 @@ class AmiSpec(BaseModel):
         default_factory=list, description="span numbers that must be present and up (besides pri trunks)"
     )
     timeout_s: float = Field(10.0, gt=0, le=120)
+    tls: bool = Field(
+        False,
+        description="AMI over TLS (Asterisk's tlsenable, usually port 5039); the certificate is verified",
+    )
+    ca_file: LocalPath | None = Field(
+        None, description="CA bundle for the AMI's certificate (default: system CAs)"
+    )
+    server_name: str | None = Field(
+        None, description="name the certificate must carry, when it is not the host (e.g. host is an IP)"
+    )
 
     @field_validator("host")
     @classmethod
     def _check_host(cls, value: str) -> str:
         return normalise_host(value)
+
+    @model_validator(mode="after")
+    def _tls_settings_need_tls(self) -> AmiSpec:
+        if not self.tls and (self.ca_file is not None or self.server_name is not None):
+            raise ValueError("ca_file and server_name are for tls: true (AMI over TLS)")
+        return self
 
     @field_validator("spans")
     @classmethod
