@@ -20,6 +20,7 @@ from xop.portal.pages import message, render
 from xop.portal.routes_auth import follow_link, signin_page
 from xop.portal.state import LIMITS, portal_of
 from xop.portal.views import ticket_customer, ticket_view
+from xop.reports.live import public_timeline
 from xop.tickets import Actor
 
 router = APIRouter()
@@ -66,10 +67,18 @@ def _ticket_page(
     view = ticket_view(portal.cfg, portal.engine, number, session.email)
     if view is None or not session.may_see(view.customer, number):
         return _not_found(request, number)
+    timeline = public_timeline(portal.engine, portal.cfg, number, now=portal.now())  # i17: clock timeline
     return render(
         request,
         "ticket.html",
-        {"title": number, "t": view, "notice": notice, "error": error, "limits": LIMITS},
+        {
+            "title": number,
+            "t": view,
+            "notice": notice,
+            "error": error,
+            "limits": LIMITS,
+            "timeline": timeline,
+        },
         status=status,
     )
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
 
 from xop.core.config import XopConfig
 from xop.core.errors import TicketNotFound
@@ -124,4 +124,40 @@ def ticket_timeline(
     }
 
 
-__all__ = ["AGE_BUCKETS", "compliance_view", "ticket_timeline", "week_start"]
+def _hm(seconds: int) -> str:
+    h, m = divmod(int(seconds) // 60, 60)
+    return f"{h} h {m:02d} min" if h else f"{m} min"
+
+
+def public_timeline(engine: Engine, cfg: XopConfig, number: str, *, now: datetime) -> list[dict[str, Any]]:
+    """The customer portal's view of the timeline: public events only, no actors, times as text
+    in the support calendar's zone and business time used as "3 h 05 min"."""
+    tz = ZoneInfo(cfg.calendar.timezone)
+
+    def at(value: datetime | None) -> str | None:
+        return value.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z") if value else None
+
+    with engine.connect() as conn:
+        clocks = ticket_timeline(conn, cfg, number, now=now, public_only=True)["clocks"]
+    return [
+        {
+            "label": c["label"],
+            "cycle": c["cycle"],
+            "outcome": c["outcome"],
+            "used": _hm(c["used_seconds"]),
+            "target": _hm(c["target_seconds"]),
+            "entries": [
+                {
+                    "when": at(e["at"]),
+                    "until": at(e.get("until")),
+                    "what": e["label"],
+                    "used": _hm(e["used_seconds"]),
+                }
+                for e in c["entries"]
+            ],
+        }
+        for c in clocks
+    ]
+
+
+__all__ = ["AGE_BUCKETS", "compliance_view", "public_timeline", "ticket_timeline", "week_start"]
