@@ -36,14 +36,14 @@ _WORDS = {
 }
 
 
-def _who(row: Any) -> str:
-    kind, level = row.actor_kind, row.actor_level
+def public_name(kind: str | None, level: int | None, name: str) -> str:
+    """An actor as the customer reads it: XOP's people by their level, never internal names."""
     if kind == "staff" and level:
         return f"XOP {LEVEL_LABELS[level]} support"
-    if kind in ("monitoring", "system") or (kind is None and row.actor.startswith("xop-")):
+    if kind in ("monitoring", "system") or (kind is None and name.startswith("xop-")):
         return "XOP Networks"
     if kind == "customer":
-        return row.actor
+        return name
     return "XOP support"
 
 
@@ -75,7 +75,7 @@ def outcome(cfg: XopConfig, c: dict[str, Any], now: datetime) -> str:
         return f"met late by {late_text}, {local_time(cfg, met)}"
     end = c["paused_at"] or c["stopped_at"] or now
     if c["breached_at"] is not None or due <= end:
-        return f"missed (was due {local_time(cfg, due)})"
+        return "missed"
     if c["stopped_at"] is not None:
         return "not needed: stopped before it was due"
     return "within target when the ticket was closed"
@@ -99,15 +99,27 @@ def closing_report(
     sla = []
     for c in rows:
         label = CLOCK_LABELS[c["name"]] + (f" (reopening {c['cycle']})" if c["cycle"] else "")
+        day = cfg.calendar.day_seconds if c["calendar"] == "business" else None
         sla.append(
-            {"label": label, "target": f"due {local_time(cfg, c['due_at'])}", "result": outcome(cfg, c, now)}
+            {
+                "label": label,
+                "target": duration_text(c["target_seconds"], business_day=day),
+                "due": local_time(cfg, c["due_at"]),
+                "result": outcome(cfg, c, now),
+            }
         )
     started = {c["name"] for c in rows}
     if t.level >= 2:
         for name in CLOCK_NAMES:
             if name not in started:
-                sla.append({"label": CLOCK_LABELS[name], "target": "", "result": "not started"})
+                sla.append({"label": CLOCK_LABELS[name], "target": "", "due": "", "result": "not started"})
     timeline = [
-        {"at": e.at, "at_local": local_time(cfg, e.at), "actor": _who(e), "body": _what(e)} for e in events
+        {
+            "at": e.at,
+            "at_local": local_time(cfg, e.at),
+            "actor": public_name(e.actor_kind, e.actor_level, e.actor),
+            "body": _what(e),
+        }
+        for e in events
     ]
     return {"summary": summary, "timeline": timeline, "sla": sla}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from xop.core.errors import InvalidInput, InvalidTransition
 from xop.tickets import clocks, validation
-from xop.tickets.closing import closing_report
+from xop.tickets.closing import closing_report, public_name
 from xop.tickets.escalation import escalate_tickets
 from xop.tickets.model import EMERGENCY, MODEL_LEVELS, Actor, level_of
 from xop.tickets.notices import local_time
@@ -247,7 +247,10 @@ class LifecycleActions:
             ev = self._event(conn, t, "closed", actor=who, now=now, public=True, body=report)
             d = self._set(conn, t, now, state="closed", closed_at=now)
             self._apply(conn, d, decision, now)
-            self._notify(conn, "ticket_closed", d, ev, now, extra={"report": summary})
+            closed_by = (
+                t.reporter_name if who.kind == "customer" else public_name(who.kind, who.level, who.name)
+            )
+            self._notify(conn, "ticket_closed", d, ev, now, extra={"report": summary, "closed_by": closed_by})
         return self.get(t.number)
 
     def reopen(self, number: str, *, actor: Actor | str, now: datetime, reason: str) -> Ticket:

@@ -66,16 +66,20 @@ def due_text(cfg: XopConfig, due: dict[str, Any] | None) -> dict[str, Any] | Non
 def duration_text(seconds: int, *, business_day: int | None) -> str:
     """``2 business hours``, ``1 business day``, ``3 days``: plurals by humanize.
 
-    With ``business_day`` (seconds in one business day) days are business days and every unit
-    says so; without it (24x7 clocks) a day is 24 hours.
+    With ``business_day`` (seconds in one business day) a whole number of business days is said
+    in days, anything else in business hours (the seed's "24 hours" stays 24 hours); without it
+    (24x7 clocks) a day is 24 hours.
     """
+    seconds = int(seconds)
     if business_day:
-        days, rest = divmod(int(seconds), business_day)
-        text = humanize.precisedelta(
-            timedelta(days=days, seconds=rest), minimum_unit="minutes", format="%0.0f"
-        )
+        if seconds % business_day == 0:
+            text = humanize.precisedelta(timedelta(days=seconds // business_day), format="%0.0f")
+        else:
+            text = humanize.precisedelta(
+                timedelta(seconds=seconds), minimum_unit="minutes", suppress=["days"], format="%0.0f"
+            )
         return re.sub(r"(\d+) (day|hour|minute)", r"\1 business \2", text)
-    return humanize.precisedelta(timedelta(seconds=int(seconds)), minimum_unit="minutes", format="%0.0f")
+    return humanize.precisedelta(timedelta(seconds=seconds), minimum_unit="minutes", format="%0.0f")
 
 
 def sla_targets(cfg: XopConfig, customer: str | None, urgency: str) -> list[dict[str, str]]:
