@@ -23,6 +23,9 @@ Semantics
     and 7 h on the fall-back Sunday). ``closes="24:00"`` means the next local midnight.
     ``add(t, 0)`` is the first business instant at or after ``t``; a positive addition that ends
     exactly at closing time returns the closing instant (it does not roll to the next opening).
+
+Split by responsibility: :mod:`xop.sla.timebase` (instants, durations, errors, the wall-clock
+rule), :mod:`xop.sla.intervals` (the interval table and its lookup), and here the calendars.
 """
 
 from __future__ import annotations
@@ -32,15 +35,38 @@ import functools
 import hashlib
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays as holidays_pkg
 import numpy as np
 import pandas as pd
 
-from xop.core.errors import ConfigError, XopError
+from xop.core.errors import ConfigError
+from xop.sla.intervals import IntervalTable as _Table
+from xop.sla.intervals import SortedIndex as _SortedIndex
+from xop.sla.timebase import (
+    _MAX_DURATION_NS,
+    _MAX_YEAR,
+    _MIN_YEAR,
+    _NAT,
+    _NS_PER_DAY,
+    _NS_PER_US,
+    CalendarError,
+    CalendarRangeError,
+    NaiveDatetimeError,
+    _as_date,
+    _duration_ns,
+    _durations_in,
+    _first_instant_at_or_after,
+    _format_clock,
+    _instant_ns,
+    _instants_in,
+    _ns_to_datetime,
+    _parse_clock,
+    _utc_year,
+)
 
 __all__ = [
     "BusinessCalendar",
@@ -50,171 +76,6 @@ __all__ = [
     "TwentyFourSeven",
     "calendar_named",
 ]
-
-_NS_PER_US = 1_000
-_NS_PER_DAY = 86_400 * 10**9
-_NAT = np.iinfo(np.int64).min
-# datetime64[ns] covers 1677-09-21 .. 2262-04-11; keep whole years strictly inside.
-_MIN_YEAR, _MAX_YEAR = 1678, 2261
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Keeps every int64 sum below overflow; SLA targets are days, not decades.
-_MAX_DURATION_NS = 50 * 365 * _NS_PER_DAY
-
-
-class CalendarError(XopError, ValueError):
-    """A business-time computation was asked something it cannot answer."""
-
-
-class NaiveDatetimeError(CalendarError, TypeError):
-    """A datetime without a timezone was given; business time needs real instants."""
-
-
-class CalendarRangeError(CalendarError):
-    """The answer lies outside what datetime64[ns] can hold, or the calendar has no business time."""
-
-
-# --------------------------------------------------------------------------- conversions
-
-
-def _instant_ns(value: Any, what: str) -> int:
-    """An aware datetime (or pandas Timestamp) as int ns since the epoch, UTC."""
-    if isinstance(value, pd.Timestamp):
-        if value.tzinfo is None:
-            raise NaiveDatetimeError(f"{what}: naive Timestamp {value!r}; give a timezone-aware one")
-        return int(value.as_unit("ns").value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise NaiveDatetimeError(
-                f"{what}: naive datetime {value!r}; give an aware one, e.g. value.replace(tzinfo=UTC)"
-            )
-        return ((value - _EPOCH) // timedelta(microseconds=1)) * _NS_PER_US
-    raise TypeError(f"{what}: expected an aware datetime, got {type(value).__name__}")
-
-
-def _duration_ns(value: Any, what: str = "duration") -> int:
-    if isinstance(value, pd.Timedelta):
-        ns = int(value.as_unit("ns").value)
-    elif isinstance(value, timedelta):
-        ns = (value // timedelta(microseconds=1)) * _NS_PER_US
-    elif isinstance(value, np.timedelta64):
-        ns = int(value.astype("timedelta64[ns]").astype(np.int64))
-    else:
-        raise TypeError(f"{what}: expected a timedelta, got {type(value).__name__}")
-    if ns < 0:
-        raise CalendarError(f"{what}: must not be negative, got {value!r}")
-    return ns
-
-
-def _ns_to_datetime(ns: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=ns // _NS_PER_US)
-
-
-def _parse_clock(value: str | time, field: str) -> int:
-    """``"HH:MM"``/``"HH:MM:SS"``/``time`` → seconds after midnight; ``"24:00"`` is 86400."""
-    if isinstance(value, time):
-        if value.tzinfo is not None:
-            raise ConfigError(f"{field}: give a wall-clock time without tzinfo, got {value!r}")
-        return value.hour * 3600 + value.minute * 60 + value.second
-    try:
-        parts = [int(p) for p in str(value).split(":")]
-        if len(parts) not in (2, 3):
-            raise ValueError
-        h, m, s = (*parts, 0) if len(parts) == 2 else parts
-    except ValueError:
-        raise ConfigError(f"{field}: expected 'HH:MM' or 'HH:MM:SS', got {value!r}") from None
-    if (h, m, s) == (24, 0, 0):
-        return 86_400
-    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= s < 60):
-        raise ConfigError(f"{field}: not a time of day: {value!r}")
-    return h * 3600 + m * 60 + s
-
-
-# ------------------------------------------------------------------------- wall → instant
-
-
-def _first_instant_at_or_after(wall: datetime, tz: ZoneInfo) -> int:
-    """First UTC instant (ns) at which the local clock in ``tz`` reads ``wall`` or later."""
-    early = wall.replace(tzinfo=tz, fold=0)
-    late = wall.replace(tzinfo=tz, fold=1)
-    if early.utcoffset() == late.utcoffset():
-        return _instant_ns(early, "wall")
-    a, b = sorted((_instant_ns(early, "wall"), _instant_ns(late, "wall")))
-    if datetime.fromtimestamp(a / 1e9, UTC).astimezone(tz).replace(tzinfo=None) == wall:
-        return a  # ambiguous (clocks went back): first occurrence
-    # Skipped by a gap: the answer is the transition itself, between a (before) and b (after).
-    # Bisect on whole seconds; tzdata transitions are whole seconds.
-    lo, hi = a // 10**9, -(-b // 10**9)
-    offset_before = early.utcoffset()
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, tz).utcoffset() == offset_before:
-            lo = mid
-        else:
-            hi = mid
-    return hi * 10**9
-
-
-class _SortedIndex:
-    """``np.searchsorted(values, q, side="right") - 1`` in O(1) per query.
-
-    ``values`` is strictly increasing. Queries fall into buckets of width ``2**shift`` no wider
-    than the smallest gap between values, so a bucket holds at most one value: the answer is
-    the bucket's precomputed index, plus one if the query reaches that value. A shift and two
-    gathers instead of a ~10-step binary search per row (several times faster on 1M rows).
-    Falls back to ``searchsorted`` when the gaps are too uneven for a small bucket table.
-    """
-
-    _MAX_BUCKETS = 1 << 22
-
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-        self.fast = False
-        if len(values) < 2 or int(values[-1]) - int(values[0]) > 1 << 61:
-            return  # (the second case: keep query - base far from int64 overflow)
-        shift = int(np.diff(values).min()).bit_length() - 1
-        base = int(values[0]) - (1 << shift)  # bucket 0 lies wholly before values[0]
-        buckets = ((int(values[-1]) - base) >> shift) + 2
-        if shift < 0 or buckets > self._MAX_BUCKETS:
-            return
-        edges = base + (np.arange(buckets, dtype=np.int64) << shift)
-        index = np.searchsorted(values, edges, side="right") - 1
-        following = np.append(values, np.iinfo(np.int64).max)[index + 1]
-        self.fast, self.shift, self.base, self.last = True, shift, base, buckets - 1
-        self.index, self.following = index, following
-
-    def __call__(self, queries: np.ndarray) -> np.ndarray:
-        if not self.fast:
-            return np.searchsorted(self.values, queries, side="right") - 1
-        bucket = queries - self.base
-        bucket >>= self.shift
-        np.maximum(bucket, 0, out=bucket)
-        np.minimum(bucket, self.last, out=bucket)
-        found = self.index[bucket]
-        found += queries >= self.following[bucket]
-        return found
-
-
-@dataclass(frozen=True)
-class _Table:
-    """Business intervals [opens[i], closes[i]) in UTC ns, sorted; cum[i] = business ns before i."""
-
-    first_year: int
-    last_year: int
-    start_ns: int  # the table is valid for instants >= start_ns ...
-    end_ns: int  # ... and < end_ns
-    opens: np.ndarray
-    closes: np.ndarray
-    cum: np.ndarray
-    total: int
-    interval_at: _SortedIndex  # instant -> index of the last interval opening at or before it
-    interval_of: _SortedIndex  # business position -> index of the last interval starting at or before it
-    lead_ext: np.ndarray  # opens - cum, then a sentinel (start_ns - 1) for "before the first interval"
-    cum_end_ext: np.ndarray  # cum + length, then a sentinel 0
-    # The same as Python lists, for the one-instant path (bisect beats numpy call overhead).
-    opens_list: list[int]
-    cum_list: list[int]
-    lead_list: list[int]
-    cum_end_list: list[int]
 
 
 class BusinessCalendar:
@@ -252,8 +113,6 @@ class BusinessCalendar:
             raise ConfigError(f"weekdays: expected numbers 0 (Monday) .. 6 (Sunday), got {sorted(weekdays)}")
         self._holiday_source: str | None = None
         if holidays_country is not None:
-            import holidays as holidays_pkg
-
             try:
                 holidays = holidays_pkg.country_holidays(holidays_country, subdiv=holidays_subdiv)
             except NotImplementedError as exc:
@@ -279,8 +138,6 @@ class BusinessCalendar:
         """
         if years is None:
             return cls(holidays_country=country, holidays_subdiv=subdiv, **kw)
-        import holidays as holidays_pkg
-
         try:
             dates = holidays_pkg.country_holidays(country, subdiv=subdiv, years=list(years))
         except NotImplementedError as exc:
@@ -311,8 +168,6 @@ class BusinessCalendar:
         if isinstance(self._holidays, frozenset):
             hol = ",".join(sorted(d.isoformat() for d in self._holidays))
         else:
-            import holidays as holidays_pkg
-
             hol = f"country:{self._holiday_source}@holidays-{holidays_pkg.__version__}"
         text = f"{self.timezone}|{self.opens}|{self.closes}|{sorted(self.weekdays)}|{hol}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -582,90 +437,3 @@ def calendar_named(name: str, business: BusinessCalendar | None = None) -> Busin
 def _default_business() -> BusinessCalendar:
     """One shared default calendar per process, so its interval table is built once."""
     return BusinessCalendar.from_country("US")
-
-
-# --------------------------------------------------------------------------- array I/O
-
-
-def _as_date(value: Any) -> date:
-    """A holiday given as a date, a datetime or an ISO string ("2026-11-26")."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ConfigError(f"holidays: expected dates like 2026-11-26, got {value!r}")
-
-
-def _format_clock(seconds: int) -> str:
-    h, rem = divmod(seconds, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
-
-
-def _utc_year(ns: int) -> int:
-    return 1970 + int(np.datetime64(ns, "ns").astype("datetime64[Y]").astype(np.int64))
-
-
-def _instants_in(values: Any, what: str) -> tuple[np.ndarray, Any]:
-    """int64 ns UTC view of ``values`` and a function wrapping int64 ns back into the same kind."""
-    if isinstance(values, pd.Series):
-        if not isinstance(values.dtype, pd.DatetimeTZDtype):
-            raise NaiveDatetimeError(
-                f"{what}: Series of dtype {values.dtype} is not timezone-aware; use .dt.tz_localize(...)"
-            )
-        idx = pd.DatetimeIndex(values.array).tz_convert("UTC").as_unit("ns")
-        index, name = values.index, values.name
-
-        def wrap_series(ns: np.ndarray, timedelta_out: bool = False) -> pd.Series:
-            if timedelta_out:
-                return pd.Series(ns.view("timedelta64[ns]"), index=index, name=name, copy=False)
-            utc = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
-            return pd.Series(utc, index=index, name=name, copy=False)
-
-        return idx.asi8, wrap_series
-    if isinstance(values, pd.DatetimeIndex):
-        if values.tz is None:
-            raise NaiveDatetimeError(f"{what}: DatetimeIndex is not timezone-aware; use .tz_localize(...)")
-        name = values.name
-
-        def wrap_index(ns: np.ndarray, timedelta_out: bool = False) -> Any:
-            if timedelta_out:
-                return pd.TimedeltaIndex(ns.view("timedelta64[ns]"), name=name)
-            return pd.DatetimeIndex(ns.view("datetime64[ns]"), name=name).tz_localize("UTC")
-
-        return values.tz_convert("UTC").as_unit("ns").asi8, wrap_index
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind != "M":
-            raise TypeError(f"{what}: expected a datetime64 array, got dtype {values.dtype}")
-        ns = values.astype("datetime64[ns]", copy=False).view(np.int64).ravel()
-
-        def wrap_numpy(out: np.ndarray, timedelta_out: bool = False) -> np.ndarray:
-            kind = "timedelta64[ns]" if timedelta_out else "datetime64[ns]"
-            return out.view(kind).reshape(values.shape)
-
-        return ns, wrap_numpy
-    raise TypeError(
-        f"{what}: expected a numpy datetime64 array (UTC), a tz-aware pandas Series or DatetimeIndex, "
-        f"got {type(values).__name__}"
-    )
-
-
-def _durations_in(values: Any, n: int) -> np.ndarray:
-    if isinstance(values, pd.Series | pd.TimedeltaIndex):
-        values = np.asarray(values.array if isinstance(values, pd.Series) else values)
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind != "m":
-            raise TypeError(f"durations: expected a timedelta64 array, got dtype {values.dtype}")
-        d = values.astype("timedelta64[ns]", copy=False).view(np.int64).ravel()
-        if len(d) != n:
-            raise CalendarError(f"durations: {len(d)} values for {n} starts")
-    else:
-        d = np.full(n, _duration_ns(values), dtype=np.int64)
-    if ((d < 0) & (d != _NAT)).any():
-        raise CalendarError("durations: must not be negative")
-    return d

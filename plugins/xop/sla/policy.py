@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functools import cache
 
+import holidays as holidays_pkg
+
 from xop.core.config import CalendarSpec, XopConfig
 from xop.sla.calendar import BusinessCalendar, TwentyFourSeven
 
@@ -15,8 +17,6 @@ def business_calendar(spec: CalendarSpec) -> BusinessCalendar:
     """One calendar object per distinct spec: its interval table is built once per process."""
     holidays: object = spec.holidays
     if spec.holidays_country:
-        import holidays as holidays_pkg
-
         # The package's object fills any year lazily; configured extra dates are added to it.
         holidays = holidays_pkg.country_holidays(spec.holidays_country)
         holidays.update(dict.fromkeys(spec.holidays, "configured"))
