@@ -53,18 +53,21 @@ SELECT g, 'l2_response', 0, 'business',
        CASE WHEN g <= :breached THEN :now - interval '1 minute' ELSE :now + interval '2 hours' END,
        CASE WHEN g <= :breached THEN :now - interval '1 minute'
             ELSE :now + make_interval(mins => 60 + g % 5000) END,
-       CASE WHEN g <= :breached THEN 0.9 ELSE 0 END, ''
+       CASE WHEN g <= :breached THEN 0.9 ELSE 0 END, :fp
 FROM generate_series(1, :open) AS g;
 INSERT INTO ticket_number_seq (id, last_value) VALUES (1, :total);
 SELECT setval(pg_get_serial_sequence('tickets', 'id'), :total);
 """
 
 
-def populate(engine: sa.Engine, total: int, open_: int, breached: int) -> float:
+def populate(engine: sa.Engine, total: int, open_: int, breached: int, fingerprint: str) -> float:
+    """Clocks carry the current policy fingerprint, as the service writes them (otherwise the first
+    sweep would retarget every clock as after a policy edit)."""
     started = time.perf_counter()
+    params = {"now": NOW, "open": open_, "breached": breached, "total": total, "fp": fingerprint}
     with engine.begin() as c:
         for stmt in filter(str.strip, POPULATE.split(";\n")):
-            c.execute(sa.text(stmt), {"now": NOW, "open": open_, "breached": breached, "total": total})
+            c.execute(sa.text(stmt), params)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         c.exec_driver_sql("VACUUM ANALYZE")
     return time.perf_counter() - started
@@ -111,7 +114,7 @@ def main() -> None:
     try:
         engine = engine_from_url(url)
         upgrade(engine)
-        secs = populate(engine, args.tickets, args.open, args.breached)
+        secs = populate(engine, args.tickets, args.open, args.breached, cfg.fingerprint)
         print(f"populated {args.tickets:,} tickets ({args.open:,} open, {args.breached:,} breached)", end="")
         print(f" in {secs:.1f} s")
 
