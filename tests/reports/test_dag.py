@@ -115,3 +115,13 @@ def test_csv_cells_are_formula_safe() -> None:
     assert [safe_cell(v) for v in ("+1", "-2", "@A1", "ok", 5, -5)] == ["'+1", "'-2", "'@A1", "ok", 5, -5]
     rows = list(csv.reader(io.StringIO(csv_bytes(pd.DataFrame({"subject": ["=1+1"], "n": [3]})).decode())))
     assert rows == [["subject", "n"], ["'=1+1", "3"]]
+
+
+def test_report_dir_cannot_climb_out() -> None:
+    from pydantic import ValidationError
+
+    from xop.core.specs.reports import ReportsSpec
+
+    for bad in ("../elsewhere", "var/../../etc", "var\\reports"):
+        with pytest.raises(ValidationError, match="report_dir"):
+            ReportsSpec(report_dir=bad)

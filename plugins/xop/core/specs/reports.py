@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from xop.core.specs.safepaths import LocalPath
+
 
 class ReportsSpec(BaseModel):
     """Where the SLA reports go and who gets XOP's own report.
@@ -16,7 +18,7 @@ class ReportsSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    report_dir: Path = Field(
+    report_dir: LocalPath = Field(
         Path("var/reports/sla"), description="where report files are kept (relative: to the repository)"
     )
     subject_prefix: str = "[XOP SLA]"
