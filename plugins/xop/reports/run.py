@@ -95,7 +95,7 @@ def send_reports(cfg: XopConfig, engine: Engine, plan: Mapping[str, Any]) -> dic
 
     month = Month.parse(plan["month"], plan["tz"])
     now = datetime.fromisoformat(plan["now"])
-    as_of = min(now, month.end) if now < month.end else now
+    as_of = now  # clocks still running are judged as they stand when the report is made
     only = plan["customers"][0] if not plan["xop"] else None
     first = month.shift(1 - cfg.reports.trend_months)
     with engine.connect() as conn:
