@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import outbox_rows
+from xop.api.queries import ticket_detail
 from xop.core.config import XopConfig
 from xop.core.errors import InvalidInput, InvalidTransition
 from xop.tickets import Actor, TicketService
@@ -131,8 +132,6 @@ def test_3_reopen_restarts_the_owning_levels_clocks(svc, db_engine, xop_config):
 
 
 def test_4_resolving_before_the_rca_leaves_its_clock_to_the_sweep(svc, db_engine, xop_config):
-    from xop.api.queries import ticket_detail
-
     t = open_ticket(svc, chi(2026, 12, 1, 9, 0))
     svc.escalate(t.number, actor=L2, now=chi(2026, 12, 1, 9, 0))
     svc.recover(t.number, actor=L3, now=chi(2026, 12, 1, 10, 0))  # RCA due in 2 business days

@@ -10,19 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from xop.core.config import XopConfig
-from xop.sla.policy import calendar
+from xop.sla.standing import clock_standings
 from xop.tickets.model import Actor, actions_for
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 #: Sort keys of the list endpoint: column and direction. ``next_due`` puts tickets without a
 #: running clock last.
@@ -157,57 +153,3 @@ def _clock_rows(conn: Connection, ticket_ids: list[int], *, running_only: bool) 
     if running_only:
         q = q.where(_running())
     return [dict(r._mapping) for r in conn.execute(q)]
-
-
-def _ns(values: list[datetime]) -> np.ndarray:
-    return (np.array([(v - _EPOCH) // _US for v in values], dtype=np.int64) * 1000).view("datetime64[ns]")
-
-
-def clock_standings(cfg: XopConfig, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
-    """How far each clock has come at ``now``: used and remaining business seconds, percent used,
-    status. A clock counts until it is met or stopped (or, while paused, until its pause)."""
-    out: list[dict[str, Any]] = [{} for _ in rows]
-    by_cal: dict[str, list[int]] = defaultdict(list)
-    for i, r in enumerate(rows):
-        by_cal[r["calendar"]].append(i)
-    for cal_name, idx in by_cal.items():
-        cal = calendar(cfg, cal_name)
-        part = [rows[i] for i in idx]
-        ends = [r["met_at"] or r["stopped_at"] or r["paused_at"] or now for r in part]
-        elapsed = cal.elapsed_many(_ns([r["started_at"] for r in part]), _ns(ends)).view(np.int64) // 10**9
-        open_now = cal.is_open(now)
-        for i, r, spent in zip(idx, part, elapsed, strict=True):
-            used = max(int(spent) - int(r["paused_seconds"]), 0)
-            target = int(r["target_seconds"])
-            remaining = target - used
-            finished = r["met_at"] is not None or r["stopped_at"] is not None
-            if r["met_at"] is not None:
-                status = "met_late" if r["breached_at"] is not None or remaining < 0 else "met"
-            elif r["stopped_at"] is not None:
-                status = "stopped"
-            elif r["breached_at"] is not None or (
-                r["due_at"] is not None and r["due_at"] <= (r["paused_at"] or now)
-            ):
-                status = "breached"  # same rule as the ``breached`` filter (_overdue)
-            elif r["paused_at"] is not None:
-                status = "paused"
-            else:
-                status = "running"
-            out[i] = {
-                "name": r["name"],
-                "cycle": r["cycle"],
-                "calendar": r["calendar"],
-                "status": status,
-                "started_at": r["started_at"],
-                "due_at": r["due_at"],
-                "target_seconds": target,
-                "used_seconds": used,
-                "remaining_seconds": remaining,
-                "percent_used": round(100.0 * used / target, 1) if target > 0 else 100.0,
-                "ticking": open_now and not finished and r["paused_at"] is None,
-                "paused_at": r["paused_at"],
-                "met_at": r["met_at"],
-                "breached_at": r["breached_at"],
-                "stopped_at": r["stopped_at"],
-            }
-    return out

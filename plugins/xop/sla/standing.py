@@ -5,8 +5,9 @@ due at ``add(started_at, target + paused)``; a warning at fraction ``f`` of the 
 ``add(started_at, f * target + paused)``. ``next_check_at`` is the earliest of those the sweep
 still has to act on, NULL while the clock is paused, met, stopped or already breached.
 
-Everything is vectorised per calendar (``add_many`` / ``elapsed_many``) and works on plain dict
-rows: no database here (``xop.tickets.clocks`` reads and writes the rows).
+:func:`clock_standings` is the read side (the API, the pages, the reports): how far each clock
+has come at an instant. Everything is vectorised per calendar (``add_many`` / ``elapsed_many``)
+and works on plain dict rows: no database here (``xop.tickets.clocks`` reads and writes the rows).
 """
 
 from __future__ import annotations
@@ -90,3 +91,59 @@ def reached(cfg: XopConfig, rows: Sequence[dict[str, Any]], now: datetime) -> tu
             best = np.where(at.view(np.int64) <= now_ns, f, best)
         best_all[idx] = best
     return breached, best_all
+
+
+def _dt64(values: Sequence[datetime]) -> np.ndarray:
+    return ns(values).view("datetime64[ns]")
+
+
+def clock_standings(cfg: XopConfig, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """How far each clock has come at ``now``: used and remaining business seconds, percent used,
+    status. A clock counts until it is met or stopped (or, while paused, until its pause)."""
+    out: list[dict[str, Any]] = [{} for _ in rows]
+    by_cal: dict[str, list[int]] = defaultdict(list)
+    for i, r in enumerate(rows):
+        by_cal[r["calendar"]].append(i)
+    for cal_name, idx in by_cal.items():
+        cal = calendar(cfg, cal_name)
+        part = [rows[i] for i in idx]
+        ends = [r["met_at"] or r["stopped_at"] or r["paused_at"] or now for r in part]
+        elapsed = (
+            cal.elapsed_many(_dt64([r["started_at"] for r in part]), _dt64(ends)).view(np.int64) // 10**9
+        )
+        open_now = cal.is_open(now)
+        for i, r, spent in zip(idx, part, elapsed, strict=True):
+            used = max(int(spent) - int(r["paused_seconds"]), 0)
+            target = int(r["target_seconds"])
+            remaining = target - used
+            finished = r["met_at"] is not None or r["stopped_at"] is not None
+            if r["met_at"] is not None:
+                status = "met_late" if r["breached_at"] is not None or remaining < 0 else "met"
+            elif r["stopped_at"] is not None:
+                status = "stopped"
+            elif r["breached_at"] is not None or (
+                r["due_at"] is not None and r["due_at"] <= (r["paused_at"] or now)
+            ):
+                status = "breached"  # same rule as the ``breached`` filter (_overdue)
+            elif r["paused_at"] is not None:
+                status = "paused"
+            else:
+                status = "running"
+            out[i] = {
+                "name": r["name"],
+                "cycle": r["cycle"],
+                "calendar": r["calendar"],
+                "status": status,
+                "started_at": r["started_at"],
+                "due_at": r["due_at"],
+                "target_seconds": target,
+                "used_seconds": used,
+                "remaining_seconds": remaining,
+                "percent_used": round(100.0 * used / target, 1) if target > 0 else 100.0,
+                "ticking": open_now and not finished and r["paused_at"] is None,
+                "paused_at": r["paused_at"],
+                "met_at": r["met_at"],
+                "breached_at": r["breached_at"],
+                "stopped_at": r["stopped_at"],
+            }
+    return out
