@@ -30,6 +30,9 @@ BODIES = {
     "resolve": {"body": "fixed"},
     "close": {"report": "done"},
     "reopen": {"reason": "again"},
+    "take": {},  # i16: ticket owners
+    "assign": {"to": "lena"},
+    "unassign": {},
 }
 
 

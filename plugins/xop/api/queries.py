@@ -31,6 +31,9 @@ SORTS = {
 }
 
 
+UNASSIGNED = ""  # TicketFilter.owner: nobody owns the ticket
+
+
 @dataclass(frozen=True)
 class TicketFilter:
     states: Sequence[str] = ()
@@ -39,6 +42,8 @@ class TicketFilter:
     customer: str | None = None
     breached: bool | None = None
     due_within_minutes: int | None = None
+    #: A user name (the board's "mine"), or :data:`UNASSIGNED` for tickets nobody owns.
+    owner: str | None = None
 
 
 def _running():
@@ -67,6 +72,8 @@ def _where(f: TicketFilter, now: datetime) -> list[Any]:
         cond.append(tickets.c.urgency.in_(list(f.urgencies)))
     if f.customer:
         cond.append(tickets.c.customer == f.customer)
+    if f.owner is not None:
+        cond.append(tickets.c.owner.is_(None) if f.owner == UNASSIGNED else tickets.c.owner == f.owner)
     mine = ticket_clocks.c.ticket_id == tickets.c.id
     if f.breached is not None:
         overdue = exists().where(mine, _overdue(now))

@@ -15,6 +15,7 @@ from xop.api import auth, idempotency, queries
 from xop.api.deps import CreatorDep, NowDep, ReaderDep, ServiceDep, StaffDep, UserDep
 from xop.api.schemas import (
     NUMBER_PATTERN,
+    AssignBody,
     BodyText,
     ClassifyBody,
     CloseBody,
@@ -34,7 +35,8 @@ from xop.api.schemas import (
 )
 from xop.core.errors import TicketNotFound
 from xop.tickets import Actor, TicketService, decide
-from xop.tickets.model import ACTIONS
+from xop.tickets.model import ACTIONS, level_of
+from xop.tickets.ownership import colleagues, ownership_actions_for
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8 JSON)."},
@@ -72,6 +74,8 @@ def _detail(
         refused = {a: refusal.message for a in detail["actions"]} | refused
         detail["actions"] = []
     detail["refused_actions"] = [{"action": a, "why": refused[a]} for a in ACTIONS if a in refused]
+    detail["ownership_actions"] = [] if refusal else ownership_actions_for(svc.cfg, detail, actor)
+    detail["colleagues"] = colleagues(svc.cfg, level_of(detail))
     return TicketDetail.model_validate(detail).model_dump(mode="json")
 
 
@@ -136,7 +140,7 @@ def customers(svc: ServiceDep, _user: UserDep) -> list[dict[str, Any]]:
 @router.get("/tickets", response_model=TicketPage, summary="List tickets, most urgent first")
 def list_tickets(
     svc: ServiceDep,
-    _user: UserDep,
+    user: UserDep,
     now: NowDep,
     state: Annotated[list[State] | None, Query(description="Repeat to match any of several states.")] = None,
     level: Annotated[list[Annotated[int, Field(ge=1, le=4)]] | None, Query()] = None,
@@ -156,8 +160,18 @@ def list_tickets(
     ] = "next_due",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    owner: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=120,
+            description="`mine` (the requesting user), `unassigned` (nobody), or a user name.",
+        ),
+    ] = None,
 ) -> TicketPage:
+    owned = {"mine": user.get_name(), "unassigned": queries.UNASSIGNED}.get(owner or "", owner)
     f = queries.TicketFilter(
+        owner=owned,
         states=state or (),
         levels=level or (),
         urgencies=urgency or (),
@@ -304,4 +318,24 @@ _action(
     "Reopen a resolved or closed ticket",
     RequiredReasonBody,
     lambda s, n, b, a, now: s.reopen(n, reason=b.reason, actor=a, now=now),
+)
+
+# i16: ticket owners (xop.tickets.ownership)
+_action(
+    "take",
+    "Take the ticket (assign it to me)",
+    EmptyBody,
+    lambda s, n, b, a, now: s.take(n, actor=a, now=now),
+)
+_action(
+    "assign",
+    "Assign the ticket to a staff user of the owning level",
+    AssignBody,
+    lambda s, n, b, a, now: s.assign(n, to=b.to, actor=a, now=now),
+)
+_action(
+    "unassign",
+    "Nobody owns the ticket any more",
+    EmptyBody,
+    lambda s, n, b, a, now: s.unassign(n, actor=a, now=now),
 )

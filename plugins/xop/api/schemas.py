@@ -84,6 +84,10 @@ class EmptyBody(_Body):
     pass
 
 
+class AssignBody(_Body):
+    to: Annotated[str, Field(min_length=1, max_length=120, description="A staff user of the owning level.")]
+
+
 class RcaBody(_Body):
     """Root cause analysis: the four parts the seed's RCA email carries."""
 
@@ -132,6 +136,7 @@ class TicketSummary(BaseModel):
     next_due_at: datetime | None = Field(description="Next instant the SLA sweep acts (warning or breach).")
     breached: bool = Field(description="A running clock is past its due date.")
     next_clock: ClockView | None = Field(description="The running clock closest to breach, if any.")
+    owner: str | None = Field(default=None, description="The XOP staff member working the ticket.")
 
 
 class EventView(BaseModel):
@@ -163,6 +168,12 @@ class TicketDetail(TicketSummary):
     actions: list[str] = Field(description="Actions the requesting user may take now (hints for forms).")
     refused_actions: list[RefusedAction] = Field(
         default_factory=list, description="The other actions, each with why this user may not take it now."
+    )
+    ownership_actions: list[str] = Field(
+        default_factory=list, description="take / assign / unassign, as far as this user may now."
+    )
+    colleagues: list[str] = Field(
+        default_factory=list, description="Configured staff of the owning level (choices for assign)."
     )
 
 

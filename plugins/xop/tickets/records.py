@@ -44,6 +44,7 @@ class Ticket:
     reopen_count: int
     next_due_at: datetime | None
     emergency_at: datetime | None = None
+    owner: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Ticket:

@@ -62,6 +62,8 @@ tickets = Table(
     # Earliest instant at which the sweep has something to do for this ticket (a warning or
     # a breach of a running clock). NULL when no clock is running. The sweep reads only this.
     Column("next_due_at", UTCDateTime),
+    # The XOP staff member working the ticket (take / assign / unassign: xop.tickets.ownership).
+    Column("owner", String(120)),
     CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),
     CheckConstraint(f"state IN {STATES!r}", name="state_known"),
     CheckConstraint(f"source IN {SOURCES!r}", name="source_known"),
@@ -69,6 +71,7 @@ tickets = Table(
 )
 Index("ix_tickets_next_due_at", tickets.c.next_due_at)
 Index("ix_tickets_customer_state", tickets.c.customer, tickets.c.state)
+Index("ix_tickets_owner", tickets.c.owner)
 Index(
     "uq_tickets_active_dedup_key",
     tickets.c.dedup_key,
