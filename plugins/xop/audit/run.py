@@ -43,8 +43,8 @@ from xop.core.errors import BackupError, ConfigError, InvalidInput
 from xop.core.paths import REPO_ROOT
 from xop.core.specs.audit import AuditSpec
 from xop.core.specs.backup import backup_root
-from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id
-from xop.notify.outbox import enqueue
+from xop.notify.mime import Attachment, InlineImage
+from xop.notify.outbox import enqueue_rendered
 from xop.tickets import TicketService
 from xop.trunks.report import trunk_quality
 
@@ -332,32 +332,19 @@ def send_report(
         )
     attachments = [Attachment(c.filename, c.content, "text/csv") for c in report.csv_files]
     images = [InlineImage(i.cid, i.png, "image/png", f"{i.cid.split('@')[0]}.png") for i in report.images]
-    queued = 0
     with ticket_db.begin() as conn:
-        for recipient in recipients:
-            dedup_key = f"audit:{plan['run_id']}:{recipient}"
-            message = build_message(
-                sender=cfg.support.sender,
-                recipient=recipient,
-                subject=report.subject,
-                text=report.text,
-                html=report.html_email,
-                message_id=make_message_id(dedup_key),
-                attachments=attachments,
-                inline_images=images,
-                headers={"Auto-Submitted": "auto-generated"},
-                date=now,
-            )
-            queued += enqueue(
-                conn,
-                dedup_key=dedup_key,
-                kind="audit_report",
-                audience="internal",
-                recipient=recipient,
-                subject=report.subject,
-                message=message,
-                now=now,
-            )
+        queued = enqueue_rendered(
+            conn,
+            kind="audit_report",
+            audience="internal",
+            recipients=[(r, f"audit:{plan['run_id']}:{r}") for r in recipients],
+            subject=report.subject,
+            text=report.text,
+            html=report.html_email,
+            now=now,
+            attachments=attachments,
+            inline_images=images,
+        )
         failed = [s.system for s in systems if s.usage_error == "the audit of this system failed"]
         conn.execute(
             update(audit_runs)

@@ -109,6 +109,54 @@ def enqueue(
     return False
 
 
+def enqueue_rendered(
+    conn: Connection,
+    *,
+    kind: str,
+    audience: str,
+    recipients: Iterable[tuple[str, str]],
+    subject: str,
+    text: str,
+    html: str,
+    now: datetime,
+    attachments: Iterable[Attachment] = (),
+    inline_images: Iterable[InlineImage] = (),
+) -> int:
+    """Queue one already rendered email (a report with attachments, an alert) to each
+    ``(recipient, dedup_key)``; returns how many rows were new.
+
+    The sender and the Message-ID domain come from the configuration's support identity; the
+    message says ``Auto-Submitted: auto-generated`` so that no auto-reply answers it.
+    """
+    support = load_config().support
+    attachments, inline_images = list(attachments), list(inline_images)
+    queued = 0
+    for recipient, dedup_key in recipients:
+        message = build_message(
+            sender=support.sender,
+            recipient=recipient,
+            subject=subject,
+            text=text,
+            html=html,
+            message_id=make_message_id(dedup_key, support.message_domain),
+            attachments=attachments,
+            inline_images=inline_images,
+            headers={"Auto-Submitted": "auto-generated"},
+            date=now,
+        )
+        queued += enqueue(
+            conn,
+            dedup_key=dedup_key,
+            kind=kind,
+            audience=audience,
+            recipient=recipient,
+            subject=subject,
+            message=message,
+            now=now,
+        )
+    return queued
+
+
 def _ticket_number(context: Mapping[str, Any]) -> str | None:
     ticket = context.get("ticket")
     if ticket is None:

@@ -24,6 +24,8 @@ from sqlalchemy import Engine
 from xop.core.config import XopConfig
 from xop.core.errors import InvalidInput
 from xop.core.paths import REPO_ROOT
+from xop.notify.mime import Attachment, InlineImage
+from xop.notify.outbox import enqueue_rendered
 from xop.reports.figures import ALL, Month, compute
 from xop.reports.frames import load_frames
 from xop.reports.render import render_sla_report, save_report
@@ -90,8 +92,6 @@ def report_dir(cfg: XopConfig, month: Month) -> Path:
 
 def send_reports(cfg: XopConfig, engine: Engine, plan: Mapping[str, Any]) -> dict[str, Any]:
     """Compute, save and queue the reports of ``plan``; returns what was written and queued."""
-    from xop.notify.mime import Attachment, InlineImage, build_message, make_message_id
-    from xop.notify.outbox import enqueue
 
     month = Month.parse(plan["month"], plan["tz"])
     now = datetime.fromisoformat(plan["now"])
@@ -117,30 +117,18 @@ def send_reports(cfg: XopConfig, engine: Engine, plan: Mapping[str, Any]) -> dic
                     Attachment(paths["pdf"].name, paths["pdf"].read_bytes(), "application/pdf")
                 )
             image = InlineImage(report.chart_cid, report.chart_png, "image/png", "compliance-trend.png")
-            for recipient in recipients:
-                dedup_key = f"sla_report:{plan['run_id']}:{scope}:{recipient}"
-                message = build_message(
-                    sender=cfg.support.sender,
-                    recipient=recipient,
-                    subject=report.subject,
-                    text=report.text,
-                    html=report.html_email,
-                    message_id=make_message_id(dedup_key),
-                    attachments=attachments,
-                    inline_images=[image],
-                    headers={"Auto-Submitted": "auto-generated"},
-                    date=now,
-                )
-                queued += enqueue(
-                    conn,
-                    dedup_key=dedup_key,
-                    kind="sla_report",
-                    audience=audience,
-                    recipient=recipient,
-                    subject=report.subject,
-                    message=message,
-                    now=now,
-                )
+            queued += enqueue_rendered(
+                conn,
+                kind="sla_report",
+                audience=audience,
+                recipients=[(r, f"sla_report:{plan['run_id']}:{scope}:{r}") for r in recipients],
+                subject=report.subject,
+                text=report.text,
+                html=report.html_email,
+                now=now,
+                attachments=attachments,
+                inline_images=[image],
+            )
             written[scope] = {k: str(v) for k, v in paths.items()} | {"recipients": recipients}
     log.info(
         "SLA reports of %s: %d saved under %s, %d email(s) queued",

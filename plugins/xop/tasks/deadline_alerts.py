@@ -31,8 +31,7 @@ def deadline_missed(what: str, context: dict[str, Any] | None = None, now: datet
     # whenever it parses a DAG file with a deadline, and parsing must stay fast.
     from sqlalchemy import select
 
-    from xop.notify.mime import build_message, make_message_id
-    from xop.notify.outbox import enqueue
+    from xop.notify.outbox import enqueue_rendered
     from xop.notify.render import render_email
     from xop.notify.tables import notifications
     from xop.tasks import runtime
@@ -77,29 +76,17 @@ def deadline_missed(what: str, context: dict[str, Any] | None = None, now: datet
             now=now,
         )
     rendered = render_email("dag_failure", {"failure": failure})
-    queued = 0
     with engine.begin() as conn:
-        for recipient, key in zip(recipients, keys, strict=True):
-            message = build_message(
-                sender=cfg.support.sender,
-                recipient=recipient,
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-                message_id=make_message_id(key),
-                headers={"Auto-Submitted": "auto-generated"},
-                date=now,
-            )
-            queued += enqueue(
-                conn,
-                dedup_key=key,
-                kind="dag_failure",
-                audience="internal",
-                recipient=recipient,
-                subject=rendered.subject,
-                message=message,
-                now=now,
-            )
+        queued = enqueue_rendered(
+            conn,
+            kind="dag_failure",
+            audience="internal",
+            recipients=list(zip(recipients, keys, strict=True)),
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            now=now,
+        )
     log.warning(
         "%s: %s; %d email(s) queued; ticket %s", dag_id, text, queued, getattr(ticket, "number", None)
     )
