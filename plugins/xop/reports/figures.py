@@ -158,29 +158,37 @@ def _tally(
     cust: np.ndarray,
     n_scopes: int,
 ) -> dict[str, np.ndarray]:
-    """Counts, distinct tickets and percentiles of time used, per scope (the last is ALL)."""
-    scope = np.concatenate([cust, np.full(len(cust), n_scopes - 1)])  # each row for its customer and ALL
-    name2, urg2, status2 = (np.concatenate([a, a]) for a in (name, urg, status))
-    tid2, used2 = np.concatenate([tid, tid]), np.concatenate([used, used])
-    g = (scope * N_NAME + name2) * N_URG + urg2
-    g_total = scope * N_NAME + name2
+    """Counts, distinct tickets and percentiles of time used, per scope (the last is ALL).
+
+    Rows of customers outside the scopes go to the last slot, which then becomes ALL: counts
+    and distinct tickets of ALL are the sums over the customers (a ticket has one customer);
+    its percentiles are computed over all rows.
+    """
+    slot = np.where(cust >= 0, cust, n_scopes - 1)
+    g = (slot * N_NAME + name) * N_URG + urg
+    g_total = slot * N_NAME + name
     g_size, t_size = n_scopes * N_NAME * N_URG, n_scopes * N_NAME
-    done = (status2 == STATUSES.index("met")) | (status2 == STATUSES.index("met_late"))
+    done = (status == STATUSES.index("met")) | (status == STATUSES.index("met_late"))
+
+    def with_all(per_slot: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        out = per_slot.reshape(n_scopes, *shape).copy()
+        out[-1] = out.sum(axis=0)
+        return out
+
+    def quantiles(key: np.ndarray, size: int, all_key: np.ndarray, all_size: int, shape: tuple) -> np.ndarray:
+        out = group_quantiles(np.where(done, key, -1), used, size, QS).reshape(n_scopes, *shape, 2)
+        out[-1] = group_quantiles(np.where(done, all_key, -1), used, all_size, QS).reshape(*shape, 2)
+        return out
+
     return {
-        "counts": bincount(g * N_STATUS + status2, g_size * N_STATUS).reshape(
-            n_scopes, N_NAME, N_URG, N_STATUS
+        "counts": with_all(bincount(g * N_STATUS + status, g_size * N_STATUS), (N_NAME, N_URG, N_STATUS)),
+        "tickets": with_all(distinct_count(g, tid, g_size), (N_NAME, N_URG)),
+        "quantiles": quantiles(g, g_size, name * N_URG + urg, N_NAME * N_URG, (N_NAME, N_URG)),
+        "total_counts": with_all(
+            bincount(g_total * N_STATUS + status, t_size * N_STATUS), (N_NAME, N_STATUS)
         ),
-        "tickets": distinct_count(g, tid2, g_size).reshape(n_scopes, N_NAME, N_URG),
-        "quantiles": group_quantiles(np.where(done, g, -1), used2, g_size, QS).reshape(
-            n_scopes, N_NAME, N_URG, 2
-        ),
-        "total_counts": bincount(g_total * N_STATUS + status2, t_size * N_STATUS).reshape(
-            n_scopes, N_NAME, N_STATUS
-        ),
-        "total_tickets": distinct_count(g_total, tid2, t_size).reshape(n_scopes, N_NAME),
-        "total_quantiles": group_quantiles(np.where(done, g_total, -1), used2, t_size, QS).reshape(
-            n_scopes, N_NAME, 2
-        ),
+        "total_tickets": with_all(distinct_count(g_total, tid, t_size), (N_NAME,)),
+        "total_quantiles": quantiles(g_total, t_size, name, N_NAME, (N_NAME,)),
     }
 
 
