@@ -198,3 +198,31 @@ def test_role_names_from_any_kind_of_user():
     assert auth.user_roles(SimpleAuthManagerUser(username="a", role="op")) == ("op",)
     assert auth.user_roles(FabLikeUser()) == ("Op", "XOP L3")
     assert auth.user_roles(object()) == ()
+
+
+def test_no_route_of_the_app_lets_a_viewer_change_anything(client, tokens, airflow_app, api_engine):
+    """Every non-GET route of the XOP app, whichever feature added it (tickets, quarantine, ...),
+    answers a viewer 403 before it looks at the request."""
+    from starlette.routing import Route
+
+    from tests.api.harness import ticket_app_of
+
+    number = open_ticket(client)["number"]
+    before = counts(api_engine)
+    as_user(client, tokens, "victor")
+    changing = [
+        (method, route.path)
+        for route in ticket_app_of(airflow_app).routes
+        if isinstance(route, Route)
+        for method in sorted(route.methods or ())
+        if method not in ("GET", "HEAD", "OPTIONS")
+    ]
+    assert len(changing) >= 12
+    for method, path in changing:
+        url = "/xop" + path.replace("{number}", number)
+        for name in ("inbound_id", "attachment_id"):
+            url = url.replace("{" + name + "}", "1")
+        r = client.request(method, url, json={})
+        assert r.status_code == 403, (method, url, r.text)
+        assert "'POST on DAG Runs'" in r.json()["detail"]
+    assert counts(api_engine) == before
