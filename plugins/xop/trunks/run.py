@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 
 from xop.core.errors import ConfigError, TicketError
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
+from xop.tickets.model import Actor
 from xop.trunks.ami import check_pri_spans
 from xop.trunks.result import TrunkCheckResult
 from xop.trunks.sip import check_sip_trunks
@@ -269,7 +270,7 @@ def _raise_to_critical(service, ticket, trunk: str, now: datetime):
         return service.classify(
             ticket.number,
             urgency="critical",
-            actor="xop-monitoring",
+            actor=Actor.monitoring(),
             now=now,
             reason=f"trunk {trunk} now fails its dial check (service affecting)",
         )
