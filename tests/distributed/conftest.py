@@ -144,7 +144,11 @@ def _xop_config(path: Path, peers: Peers) -> Path:
                                 "media_seconds": 0.5,
                             }
                         ],
-                        "backup": {"kind": "postgres", "conn_id": "acme_system_db"},
+                        "backup": {
+                            "kind": "postgres",
+                            "conn_id": "acme_system_db",
+                            "restore_approvers": ["restorer"],
+                        },
                     }
                 ],
             }
@@ -154,7 +158,7 @@ def _xop_config(path: Path, peers: Peers) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def deployment() -> Iterator[Deployment]:
     from tests.trunks.trunk_farends import SippPool
 
@@ -200,6 +204,8 @@ def deployment() -> Iterator[Deployment]:
                 "AIRFLOW_CONN_SMTP_DEFAULT": maildrop.connection_uri(),
                 "AIRFLOW_CONN_XOP_FTP": ftp.connection_json(),
                 "AIRFLOW_CONN_ACME_SYSTEM_DB": _postgres_conn(system_db_url),
+                # Who may approve a restore (tests/distributed/test_restore_approval.py).
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,restorer:op,bystander:user",
             },
         )
         cleanup.callback(_forget_queue, stack.queue)
