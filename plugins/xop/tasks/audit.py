@@ -7,9 +7,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
+
 from xop.audit import run
+from xop.audit.tables import health_findings
+from xop.backup.api import latest_verified
 from xop.core.schedule import schedule_mismatch
-from xop.tasks import runtime
+from xop.core.specs.backup import backup_root
+from xop.tasks import metrics, runtime
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +36,22 @@ def plan_audit(
 
 
 def audit_system(plan: Mapping[str, Any], system_id: str) -> dict[str, Any]:
-    return run.audit_system(runtime.config(), runtime.ticket_db(), runtime.ticket_service(), plan, system_id)
+    cfg, engine = runtime.config(), runtime.ticket_db()
+    result = run.audit_system(cfg, engine, runtime.ticket_service(), plan, system_id)
+    _, system = cfg.system(system_id)
+    with engine.connect() as conn:
+        severities = dict(
+            conn.execute(
+                select(health_findings.c.severity, func.count())
+                .where(
+                    health_findings.c.run_id == plan["audit_run_id"], health_findings.c.system == system_id
+                )
+                .group_by(health_findings.c.severity)
+            ).all()
+        )
+    backup = latest_verified(backup_root(cfg, system), system=system_id) if system.backup else None
+    metrics.after_audit(severities, system=system_id, backup=backup)
+    return result
 
 
 def send_report(plan: Mapping[str, Any], results: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]:

@@ -6,10 +6,12 @@ The DAG files stay thin: they import this module inside their tasks.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from xop.core.errors import ConfigError
 from xop.core.specs.backup import backup_root
+from xop.tasks import metrics
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,9 @@ def publish_for_customer(customer_id: str, now_param: Any = None) -> dict[str, A
                 log.warning("system %s has no verified backup under %s to publish", system.id, root)
                 continue
             files.append(backup_as_image(manifest))
+    started = time.monotonic()
     result = publish(spec, customer=customer.id, folder=customer.ftp_folder, files=files, now=now)
+    metrics.after_publication(sum(f.size for f in result.uploaded), time.monotonic() - started)
     engine = runtime.ticket_db()
     recipients = [contact.email for contact in customer.management_contacts]
     with engine.begin() as conn:  # the record and the customer's email commit together

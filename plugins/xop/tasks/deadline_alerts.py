@@ -34,7 +34,7 @@ def deadline_missed(what: str, context: dict[str, Any] | None = None, now: datet
     from xop.notify.outbox import enqueue_rendered
     from xop.notify.render import render_email
     from xop.notify.tables import notifications
-    from xop.tasks import runtime
+    from xop.tasks import metrics, runtime
 
     context = context or {}
     run = context.get("dag_run") or {}
@@ -75,6 +75,7 @@ def deadline_missed(what: str, context: dict[str, Any] | None = None, now: datet
             urgency="major",
             now=now,
         )
+    metrics.deadline_missed(dag_id)
     rendered = render_email("dag_failure", {"failure": failure})
     with engine.begin() as conn:
         queued = enqueue_rendered(

@@ -10,7 +10,7 @@ from typing import Any
 
 from xop.notify.delivery import deliver_pending
 from xop.notify.smtp import MailServerUnavailable, SmtpTransport
-from xop.tasks import runtime
+from xop.tasks import metrics, runtime
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,11 @@ def deliver_outbox(
     ``last_error`` (:func:`xop.notify.outbox.failed_notifications`) and are logged.
     """
 
+    engine, at = runtime.ticket_db(), runtime.resolve_now(now)
     stats = deliver_pending(
-        runtime.ticket_db(),
+        engine,
         smtp=SmtpTransport(),
-        now=runtime.resolve_now(now),
+        now=at,
         deadline=time.monotonic() + budget_seconds,
     )
     log.info(
@@ -43,6 +44,7 @@ def deliver_outbox(
         stats.failed,
         stats.released,
     )
+    metrics.after_delivery(engine, stats, now=at)
     for error in stats.errors:
         log.warning("outbox: %s", error)
     if stats.server_unavailable:

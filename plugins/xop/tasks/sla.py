@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import timedelta
 
 from xop.api import idempotency
-from xop.tasks import runtime
+from xop.tasks import metrics, runtime
 from xop.tickets.sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 def run_sweep(now: str | None = None) -> dict:
     engine, cfg, at = runtime.ticket_db(), runtime.config(), runtime.resolve_now(now)
     stats = sweep(engine, cfg, now=at)
+    metrics.after_sweep(engine, stats, now=at)
     log.info(
         "SLA sweep: %d tickets due, %d warnings, %d breaches, %d escalated, %d emails queued in %.3f s",
         stats.tickets,

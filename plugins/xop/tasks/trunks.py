@@ -9,7 +9,7 @@ import logging
 from collections.abc import Sequence
 
 from xop.core.schedule import schedule_mismatch
-from xop.tasks import runtime
+from xop.tasks import metrics, runtime
 from xop.trunks.credentials import connection_credentials
 from xop.trunks.result import TrunkCheckResult
 from xop.trunks.run import plan_checks, probe, record_and_ticket
@@ -30,7 +30,9 @@ def probe_trunks(
     log.info("checking %d trunks on %d systems", sum(len(p.sip) + len(p.pri) for p in plans), len(plans))
     results = probe(plans, checked_at=checked_at)
     log.info("trunk check results:\n%s", format_results(results))
-    return [result.to_dict() for result in results]
+    out = [result.to_dict() for result in results]
+    metrics.after_trunk_checks(out)
+    return out
 
 
 def record_and_ticket_task(results: Sequence[dict], *, now: str | None = None) -> dict[str, object]:
