@@ -9,8 +9,9 @@ ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
 
 USER root
+# chromium: the SLA report's PDF (headless --print-to-pdf of the saved page; reports.pdf in the config)
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends sip-tester postgresql-client openssh-client \
+    && apt-get install -y --no-install-recommends sip-tester postgresql-client openssh-client chromium \
     && apt-get autoremove -yqq --purge \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
