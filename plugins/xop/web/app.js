@@ -190,7 +190,7 @@ function filterQuery() {
   const state = form.get("state");
   if (state === "active") ["open", "waiting_customer", "recovered"].forEach((s) => q.append("state", s));
   else if (state) q.append("state", state);
-  for (const name of ["level", "urgency", "customer", "breached", "due_within"]) {
+  for (const name of ["level", "urgency", "customer", "breached", "due_within", "owner"]) {
     const v = form.get(name);
     if (v) q.append(name, v);
   }
@@ -247,6 +247,7 @@ async function openTicket(number, { focus = true } = {}) {
   const facts = [
     ["Customer", t.customer + (t.system ? ` / ${t.system}` : "")],
     ["State", STATE_LABELS[t.state] || t.state], ["Level", `L${t.level}`],
+    ["Owner", t.owner || "unassigned"],
     ["Urgency", t.urgency || `not classified${t.proposed_urgency ? ` (proposed ${t.proposed_urgency})` : ""}`],
     ["Reporter", `${t.reporter_name} <${t.reporter_email}>`], ["Source", t.source],
     ["Opened", fmtTime(t.opened_at)], ["Updated", fmtTime(t.updated_at)],
@@ -270,6 +271,7 @@ async function openTicket(number, { focus = true } = {}) {
   $("#why-not-list").replaceChildren(...refused.map((r) => el("li", { dataset: { action: r.action } },
     el("strong", {}, ACTIONS[r.action]?.label || r.action), `: ${r.why}`)));
   $("#why-not").hidden = !refused.length;
+  renderOwner(t);
   $("#ticket-history").replaceChildren(...t.events.slice().reverse().map((e) => el("li", { class: e.public ? "public" : "internal" },
     el("div", { class: "meta" }, `${fmtTime(e.at)} · ${e.actor} · ${e.kind.replace("_", " ")}${e.public ? "" : " · internal"}`),
     e.body ? el("div", { class: "body" }, e.body) : null,
@@ -333,6 +335,46 @@ async function submitAction(ev) {
   say(`${ACTIONS[name].label}: done on ${current}.`);
   await Promise.all([openTicket(current, { focus: false }), loadBoard()]);
   $("#ticket").focus();
+}
+
+// ------------------------------------------------------------------ owner (take / assign / unassign)
+
+function renderOwner(t) {
+  // The owner and what this user may do about it; the outcome is announced right here.
+  if (t.number !== $("#owner").dataset.number) $("#owner-status").textContent = "";
+  $("#owner").dataset.number = t.number;
+  $("#owner-name").textContent = t.owner || "unassigned";
+  const may = t.ownership_actions || [];
+  const parts = [];
+  if (may.includes("take")) {
+    parts.push(el("button", { type: "button", dataset: { own: "take" }, onclick: () => own("take", {}) }, "Take (assign to me)"));
+  }
+  if (may.includes("assign")) {
+    const list = el("datalist", { id: "colleagues" }, (t.colleagues || []).map((c) => el("option", { value: c })));
+    const input = el("input", { name: "to", list: "colleagues", required: true, maxlength: 120, autocomplete: "off" });
+    parts.push(el("form", {
+      class: "assign", onsubmit: (ev) => { ev.preventDefault(); own("assign", { to: input.value.trim() }); },
+    }, el("label", {}, `Assign to a Level ${t.level} colleague `, input), list,
+    el("button", { type: "submit", dataset: { own: "assign" } }, "Assign")));
+  }
+  if (may.includes("unassign")) {
+    parts.push(el("button", { type: "button", dataset: { own: "unassign" }, onclick: () => own("unassign", {}) }, "Unassign"));
+  }
+  $("#owner-actions").replaceChildren(...parts);
+}
+
+async function own(action, body) {
+  const status = $("#owner-status");
+  status.classList.remove("error");
+  try {
+    const t = await api(`tickets/${encodeURIComponent(current)}/${action}`, { method: "POST", body, key: newKey() });
+    status.textContent = t.owner ? `${t.number} is now owned by ${t.owner}.` : `${t.number} has no owner now.`;
+  } catch (e) {
+    status.textContent = `Refused: ${e.message}`;
+    status.classList.add("error");
+    return;
+  }
+  await Promise.all([openTicket(current, { focus: false }), loadBoard()]);
 }
 
 // ------------------------------------------------------------------ open form
