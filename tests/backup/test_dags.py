@@ -22,6 +22,7 @@ import yaml
 from airflow.sdk.exceptions import AirflowFailException
 
 from tests.backup.conftest import admin, table_fingerprints
+from tests.conftest import outbox_rows
 from tests.publish.conftest import pyftpdlib_tls, tls_cert  # noqa: F401 - fixtures used below
 from xop.backup import BackupSpec, take_backup
 from xop.core.errors import BackupError, ConfigError
@@ -100,12 +101,12 @@ def test_publish_dag_end_to_end(run_dag, dag_setup: dict) -> None:
     engine = sa.create_engine(f"sqlite:///{dag_setup['xop_db']}")
     with engine.connect() as conn:
         published = conn.execute(sa.text("SELECT name, vendor, size FROM publications ORDER BY name")).all()
-        mails = conn.execute(sa.text("SELECT recipient, subject, mime FROM notifications")).all()
     assert [tuple(r) for r in published] == [
         (oem.name, "NEC", oem.stat().st_size),
         (manifest.path.name, None, manifest.size),
     ]
-    ((recipient, subject, mime),) = mails
+    (mail,) = outbox_rows(engine)  # the publication notice is rendered at delivery, as here
+    recipient, subject, mime = mail["recipient"], mail["subject"], mail["mime"]
     body = email.message_from_bytes(mime, policy=email.policy.default).get_body(("plain",)).get_content()
     assert recipient == "ann.boss@acme.example" and oem.name in subject
     assert manifest.sha256 in body and "vendor:  NEC" in body and "1000.0 KiB (1,024,000 bytes)" in body
