@@ -73,6 +73,9 @@ def _peers(stack, say=print):
 
 def run_demo() -> int:
     os.environ.update(_environment())
+    # dag.test() of Airflow 3.3.2 cannot finish a run of a DAG with deadlines (it looks the alerts
+    # up by ids only a DAG processor assigns): the demo runs without them; `make ui` keeps them.
+    os.environ["XOP_DEADLINES"] = "off"
     VAR.mkdir(parents=True, exist_ok=True)
     log_file = VAR / "demo.log"
     console = Console(log_file)
