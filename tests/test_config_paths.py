@@ -77,3 +77,10 @@ def test_absolute_local_paths_are_fine_where_meant_and_relative_ones_stay_inside
     (tmp_path / "link").symlink_to("/etc")
     with pytest.raises(ValueError, match="outside"):
         inside(tmp_path, Path("link/passwd"))
+
+
+def test_the_intake_attachments_dir_cannot_climb():
+    from xop.core.specs.intake import IntakeSpec
+
+    with pytest.raises(ValueError, match="attachments_dir"):
+        IntakeSpec(attachments_dir="/srv/xop/../../etc")

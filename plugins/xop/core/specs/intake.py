@@ -26,6 +26,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
+from xop.core.specs.safepaths import LocalPath
+
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _WINDOW = re.compile(r"^\s*(\d+)\s*(h|d)\s*$")
 
@@ -86,7 +88,7 @@ class IntakeSpec(_Strict):
     max_message_attachment_bytes: int = Field(25_000_000, gt=0)
     max_ticket_attachment_bytes: int = Field(200_000_000, gt=0)
     #: Where attachment files are kept; unset: in the ticket database.
-    attachments_dir: str | None = None
+    attachments_dir: LocalPath | None = None
     #: Messages fetched per IMAP round trip, and at most per run (the next run takes the rest).
     fetch_batch: int = Field(50, ge=1, le=1000)
     max_per_run: int = Field(20_000, ge=1)
