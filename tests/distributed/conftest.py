@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import PG_ADMIN_URL, REPO, create_pg_database, drop_pg_database
 from tests.distributed.stack import AirflowApi, AirflowStack
+from xop.demo.imap import Dovecot
 from xop.demo.peers import FtpsSite, MailDrop, free_port
 
 ARTIFACTS = REPO / "test-artifacts" / "distributed"
@@ -182,6 +183,7 @@ def deployment() -> Iterator[Deployment]:
         ftp = cleanup.enter_context(
             FtpsSite(home / "ftp", user="xop-publisher", password=secrets.token_urlsafe(12))
         )
+        mailbox = cleanup.enter_context(Dovecot())  # the support mailbox of xop_mail_intake
         peers = Peers(
             maildrop=maildrop,
             ftp=ftp,
@@ -203,6 +205,7 @@ def deployment() -> Iterator[Deployment]:
                 "AIRFLOW_CONN_XOP_DB": _postgres_conn(xop_db_url),
                 "AIRFLOW_CONN_SMTP_DEFAULT": maildrop.connection_uri(),
                 "AIRFLOW_CONN_XOP_FTP": ftp.connection_json(),
+                "AIRFLOW_CONN_XOP_IMAP": mailbox.connection_json(),
                 "AIRFLOW_CONN_ACME_SYSTEM_DB": _postgres_conn(system_db_url),
                 # Who may approve a restore (tests/distributed/test_restore_approval.py).
                 "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,restorer:op,bystander:user",

@@ -39,6 +39,7 @@ RUN_CONF: dict[str, dict[str, Any]] = {
     "xop_publish_recovery_images": {},
     "xop_restore_database": {"system": "acme-conf1", "target": "scratch", "dry_run": False},
     "xop_sla_report": {"customer": "all"},  # last month's reports, PDF by Chromium on a worker
+    "xop_mail_intake": {},  # an empty support mailbox (Dovecot): reads it, delivers the outbox
 }
 #: DAGs that need what an earlier DAG made (the restore and the publication need a backup).
 AFTER_AUDIT = {"xop_restore_database", "xop_publish_recovery_images"}
