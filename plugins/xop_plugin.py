@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
-from xop.api import create_app
+from xop.api.app import create_app
 
 URL_PREFIX = "/xop"
 

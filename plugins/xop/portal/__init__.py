@@ -1,4 +1,4 @@
-"""The customer portal (DESIGN.md section 8): a FastAPI app of server-rendered pages for the
+"""The customer portal: a FastAPI app of server-rendered pages for the
 customer's own staff (the seed's Level 1), run by uvicorn as its own process.
 
 ``python -m xop.portal --port 8090`` serves it; :func:`create_app` builds it for tests.

@@ -6,27 +6,28 @@ import logging
 from dataclasses import asdict
 from typing import Any
 
+from xop.emergency.run import ring_emergencies
+from xop.tasks import runtime
+from xop.trunks import SipTarget, place_call
+from xop.trunks.credentials import connection_credentials
+
 log = logging.getLogger(__name__)
 
 
 def dial_bridge(system: str, trunk: Any, credentials: Any, **call: Any) -> Any:
     """The emergency caller's dialer: the trunk check's SIP user agent (:func:`xop.trunks.place_call`)."""
-    from xop.trunks import SipTarget, place_call
 
     return place_call(SipTarget(system, trunk, credentials), credentials, **call)
 
 
 def trunk_credentials(conn_id: str) -> Any:
     """Digest login and password of the trunk's Airflow connection."""
-    from xop.trunks.credentials import connection_credentials
 
     return connection_credentials(conn_id)
 
 
 def ring_emergency_bridge(now: str | None = None) -> dict[str, Any]:
     """Ring the emergency bridge once for every new emergency; returns the run's figures (XCom)."""
-    from xop.emergency.run import ring_emergencies
-    from xop.tasks import runtime
 
     stats = ring_emergencies(
         runtime.ticket_db(),

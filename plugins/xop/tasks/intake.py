@@ -6,6 +6,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from xop.intake.run import run_intake
+from xop.tasks import runtime
+
 log = logging.getLogger(__name__)
 
 
@@ -16,8 +19,6 @@ def read_mailbox(now: str | datetime | None = None) -> dict[str, Any]:
     messages stay in the inbox; the next run takes them) and :class:`~xop.core.errors.ConfigError`
     for a wrong ``intake:`` section or connection.
     """
-    from xop.intake.run import run_intake
-    from xop.tasks import runtime
 
     stats = run_intake(runtime.ticket_db(), runtime.config(), now=runtime.resolve_now(now))
     log.info(

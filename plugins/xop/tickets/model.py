@@ -7,7 +7,7 @@ it does to each SLA clock. The service enforces it (:func:`decide`, which adds t
 cell cannot know, such as "already recovered"), the API's and the page's action hints read it
 (:func:`actions_for`), and ``tests/tickets/test_model.py`` walks every cell.
 
-Actors (DESIGN.md section 4):
+Actors:
 
 - **customer**: the reporter and the customer's contacts (the seed's Level 1). Opens (proposing
   an urgency, never setting one), replies (never meets an XOP clock; resumes a ticket that waits

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from xop.intake.parse import Parsed
-from xop.intake.steps import Context, Decision
+from xop.intake.steps.base import Context, Decision
 
 _OOF_SUBJECT = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|abwesenheitsnotiz|"

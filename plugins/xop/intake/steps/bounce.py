@@ -14,7 +14,7 @@ from email.message import Message
 from sqlalchemy import select
 
 from xop.intake.parse import Parsed
-from xop.intake.steps import Bounce, Context, Decision
+from xop.intake.steps.base import Bounce, Context, Decision
 from xop.notify.tables import notifications
 
 _DAEMONS = ("mailer-daemon", "postmaster", "mail-daemon", "mailerdaemon")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from xop.intake.parse import Parsed
-from xop.intake.steps import Context, Decision
+from xop.intake.steps.base import Context, Decision
 
 COMMANDS = ("close", "escalate")
 

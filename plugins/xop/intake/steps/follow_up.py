@@ -12,7 +12,7 @@ import re
 from sqlalchemy import select
 
 from xop.intake.parse import Parsed
-from xop.intake.steps import Context, Decision
+from xop.intake.steps.base import Context, Decision
 from xop.intake.tables import inbound_messages
 from xop.notify.tables import notifications
 from xop.tickets.tables import tickets

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from xop.intake.parse import Parsed
-from xop.intake.steps import Context, Decision
+from xop.intake.steps.base import Context, Decision
 from xop.intake.tables import attachments
 
 

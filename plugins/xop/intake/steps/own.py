@@ -7,7 +7,7 @@ from email.utils import parseaddr
 from sqlalchemy import select
 
 from xop.intake.parse import Parsed
-from xop.intake.steps import Context, Decision
+from xop.intake.steps.base import Context, Decision
 from xop.notify.tables import notifications
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from xop.core.config import XopConfig
 from xop.core.errors import ConfigError
 from xop.intake.parse import Parsed
-from xop.intake.steps import Context, Decision
+from xop.intake.steps.base import Context, Decision
 
 
 def check_intake_config(cfg: XopConfig) -> None:
