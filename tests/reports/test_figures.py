@@ -143,3 +143,15 @@ def test_months_are_local_across_dst() -> None:
     assert month_index(instants, tz).tolist() == [NOV.index - 1, NOV.index, NOV.index]
     assert Month.before(datetime(2026, 12, 1, 13, tzinfo=UTC), tz).label == "2026-11"
     assert Month.before(datetime(2027, 1, 4, 13, tzinfo=UTC), tz).label == "2026-12"
+
+
+def test_a_month_without_any_ticket_reports_zeros(db_engine, cfg) -> None:
+    """An empty ticket store (a new deployment's first report): every scope reports nothing."""
+    with db_engine.connect() as conn:
+        frames = load_frames(conn, NOV.shift(-11).start, NOV.end)
+    assert frames.clocks.empty
+    figures = compute(cfg, frames, NOV, as_of=AS_OF)
+    assert set(figures) == {c.id for c in cfg.customers} | {ALL}
+    for fig in figures.values():
+        assert fig.tickets_opened == 0 and fig.breaches.empty
+        assert (fig.by_clock["clocks"] == 0).all()

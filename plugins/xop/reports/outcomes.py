@@ -93,7 +93,9 @@ def clock_outcomes(
             ("level", "int64"),
         ):
             df[col] = pd.Series(dtype=dtype)
-        df["urgency"] = pd.Series(dtype=object)
+        # The same dtypes as a non-empty result: callers read .cat of both.
+        df["status"] = pd.Categorical([], categories=list(STATUSES))
+        df["urgency"] = pd.Categorical([], categories=list(URGENCY_ORDER))
         return df
     end = df["met_at"].fillna(df["stopped_at"]).fillna(df["paused_at"]).fillna(now)
     spent = business_seconds(cfg, df["calendar"], df["started_at"], end)
