@@ -31,3 +31,21 @@ def test_take_assign_unassign_and_the_owner_filters(client, tokens):
     assert set(numbers(owner="unassigned")) == {first, second}
     r = client.post(f"{BASE}/tickets/{first}/assign", json={})
     assert r.status_code == 422
+
+
+def test_search_through_the_list_route(client):
+    bridge = open_ticket(client, subject="Bridge drops callers")["number"]
+    other = open_ticket(client, subject="Echo on the line", description="Heavy echo")["number"]
+    act(client, other, "note", {"body": "carrier kestrel trunk"})
+
+    def numbers(**params) -> list[str]:
+        r = client.get(f"{BASE}/tickets", params=params)
+        assert r.status_code == 200, r.text
+        return [t["number"] for t in r.json()["items"]]
+
+    assert numbers(q="bridge") == [bridge]
+    assert numbers(q="kestrel") == [other]
+    assert numbers(q="echo", owner="unassigned") == [other]
+    assert numbers(q="echo", owner="mine") == []
+    r = client.get(f"{BASE}/tickets", params={"q": "***"})
+    assert r.status_code == 422 and "q" in r.text

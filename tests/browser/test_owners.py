@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
@@ -72,3 +73,22 @@ def test_take_filter_and_refused_assignment(server, token, browser):
     assert browser.save_screenshot(str(ARTIFACTS / "xop-ticket-owner.png"))
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and e["source"] != "network"]
     assert errors == []
+
+
+def test_search_box_narrows_the_board(server, token, browser):
+    wait = WebDriverWait(browser, 15)
+    bridge = _open(server, token, "Bridge drops callers")
+    _open(server, token, "Prompts in the wrong language")
+    browser.get(f"{server}/xop/")
+    browser.add_cookie({"name": "_token", "value": token, "path": "/"})
+    browser.get(f"{server}/xop/")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "count"), "2 tickets"))
+    browser.find_element(By.TAG_NAME, "body").send_keys("/")  # the shortcut focuses the search box
+    search = browser.switch_to.active_element
+    assert search.get_attribute("id") == "f-q"
+    search.send_keys("bridge", Keys.ENTER)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "count"), "1 ticket"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#board-rows tr")
+    assert [r.get_attribute("data-number") for r in rows] == [bridge]
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "xop-ticket-search.png"))

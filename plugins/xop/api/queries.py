@@ -17,6 +17,7 @@ from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from xop.core.config import XopConfig
 from xop.sla.standing import clock_standings
+from xop.tickets import search
 from xop.tickets.model import Actor, actions_for
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
@@ -44,6 +45,8 @@ class TicketFilter:
     due_within_minutes: int | None = None
     #: A user name (the board's "mine"), or :data:`UNASSIGNED` for tickets nobody owns.
     owner: str | None = None
+    #: Free text (xop.tickets.search): every word in the number, subject, description or an event.
+    q: str | None = None
 
 
 def _running():
@@ -62,8 +65,10 @@ def _overdue(now: datetime):
     )
 
 
-def _where(f: TicketFilter, now: datetime) -> list[Any]:
+def _where(f: TicketFilter, now: datetime, dialect: str = "postgresql") -> list[Any]:
     cond: list[Any] = []
+    if f.q:
+        cond.append(search.matches(dialect, f.q))
     if f.states:
         cond.append(tickets.c.state.in_(list(f.states)))
     if f.levels:
@@ -99,7 +104,7 @@ def list_tickets(
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
     """One page of tickets (dicts with ``breached`` and ``next_clock``) and the total count."""
-    cond = _where(f, now)
+    cond = _where(f, now, conn.dialect.name)
     total = conn.execute(select(func.count()).select_from(tickets).where(*cond)).scalar_one()
     column, direction = SORTS[sort]
     order = column.asc().nulls_last() if direction == "asc" else column.desc().nulls_last()

@@ -168,9 +168,18 @@ def list_tickets(
             description="`mine` (the requesting user), `unassigned` (nobody), or a user name.",
         ),
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Free text: every word in the number, subject, description or an update.",
+        ),
+    ] = None,
 ) -> TicketPage:
     owned = {"mine": user.get_name(), "unassigned": queries.UNASSIGNED}.get(owner or "", owner)
     f = queries.TicketFilter(
+        q=q,
         owner=owned,
         states=state or (),
         levels=level or (),

@@ -190,7 +190,7 @@ function filterQuery() {
   const state = form.get("state");
   if (state === "active") ["open", "waiting_customer", "recovered"].forEach((s) => q.append("state", s));
   else if (state) q.append("state", state);
-  for (const name of ["level", "urgency", "customer", "breached", "due_within", "owner"]) {
+  for (const name of ["level", "urgency", "customer", "breached", "due_within", "owner", "q"]) {
     const v = form.get(name);
     if (v) q.append(name, v);
   }
@@ -441,7 +441,7 @@ async function start() {
     if (ev.key === "Escape" && !typing && current) closeTicket();
     if (typing || ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (ev.key === "n") { ev.preventDefault(); showOpenForm(); }
-    if (ev.key === "/") { ev.preventDefault(); $("#f-state").focus(); }
+    if (ev.key === "/") { ev.preventDefault(); $("#f-q").focus(); }
   });
 
   try {
