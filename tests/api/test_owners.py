@@ -1,6 +1,10 @@
-"""Ticket owners through the API: take, assign, unassign, the board's "mine" / "unassigned" filters."""
+"""Through the API: ticket owners (take, assign, unassign, "mine" / "unassigned"), search (q) and
+the CSV export of the filtered board (formula-safe)."""
 
 from __future__ import annotations
+
+import csv
+import io
 
 from tests.api.test_api import BASE, act, open_ticket
 
@@ -49,3 +53,22 @@ def test_search_through_the_list_route(client):
     assert numbers(q="echo", owner="mine") == []
     r = client.get(f"{BASE}/tickets", params={"q": "***"})
     assert r.status_code == 422 and "q" in r.text
+
+
+def test_export_is_the_filtered_board_and_formula_safe(client):
+    evil = open_ticket(client, subject='=HYPERLINK("http://x.example","click")')["number"]
+    plain = open_ticket(client, subject="@SUM(A1) -1 +1 Bridge")["number"]
+    open_ticket(client, subject="Echo on the line")
+    act(client, evil, "take")
+    r = client.get(f"{BASE}/tickets.csv", params={"q": "hyperlink"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(r.text)))
+    assert rows[0][:4] == ["number", "customer", "system", "subject"] and len(rows) == 2
+    assert rows[1][0] == evil and rows[1][3].startswith("'=HYPERLINK") and rows[1][7] == "alice"
+    rows = list(
+        csv.reader(io.StringIO(client.get(f"{BASE}/tickets.csv", params={"owner": "unassigned"}).text))
+    )
+    assert {r[0] for r in rows[1:]} == {plain, rows[2][0]} and len(rows) == 3
+    assert next(r for r in rows if r[0] == plain)[3] == "'@SUM(A1) -1 +1 Bridge"
+    assert client.get(f"{BASE}/tickets.csv", params={"q": "***"}).status_code == 422

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xop.api import intake_routes, limits, routes, sla_reports
+from xop.api import export, intake_routes, limits, routes, sla_reports
 from xop.api.deps import UserDep
 from xop.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from xop.api.idempotency import IdempotencyKeyInProgress
@@ -127,6 +127,7 @@ def create_app() -> FastAPI:
     app.add_middleware(limits.BodyLimit, limit=lambda: _max_body_bytes(app))
     _install_error_handlers(app)
     app.include_router(routes.router)
+    app.include_router(export.router)  # i16: the filtered board as CSV
     app.include_router(sla_reports.router)  # i17: clock timeline and compliance view
     app.include_router(intake_routes.router)  # i14: mail quarantine, attachments, bounces
 

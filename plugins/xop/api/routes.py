@@ -9,10 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Path, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import Field
 
 from xop.api import auth, idempotency, queries
 from xop.api.deps import CreatorDep, NowDep, ReaderDep, ServiceDep, StaffDep, UserDep
+from xop.api.filters import BoardFilter
 from xop.api.schemas import (
     NUMBER_PATTERN,
     AssignBody,
@@ -28,10 +28,8 @@ from xop.api.schemas import (
     RcaBody,
     ReasonBody,
     RequiredReasonBody,
-    State,
     TicketDetail,
     TicketPage,
-    Urgency,
 )
 from xop.core.errors import TicketNotFound
 from xop.tickets import Actor, TicketService, decide
@@ -140,54 +138,15 @@ def customers(svc: ServiceDep, _user: UserDep) -> list[dict[str, Any]]:
 @router.get("/tickets", response_model=TicketPage, summary="List tickets, most urgent first")
 def list_tickets(
     svc: ServiceDep,
-    user: UserDep,
+    _user: UserDep,
     now: NowDep,
-    state: Annotated[list[State] | None, Query(description="Repeat to match any of several states.")] = None,
-    level: Annotated[list[Annotated[int, Field(ge=1, le=4)]] | None, Query()] = None,
-    urgency: Annotated[list[Urgency] | None, Query()] = None,
-    customer: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = None,
-    breached: Annotated[bool | None, Query(description="Has (or has not) a running clock past due.")] = None,
-    due_within: Annotated[
-        int | None,
-        Query(
-            ge=0,
-            le=525_600,
-            description="Minutes: a running clock falls due within this time (or is overdue).",
-        ),
-    ] = None,
+    f: BoardFilter,
     sort: Annotated[
         Literal["next_due", "opened_at", "-opened_at", "updated_at", "-updated_at"], Query()
     ] = "next_due",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-    owner: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=120,
-            description="`mine` (the requesting user), `unassigned` (nobody), or a user name.",
-        ),
-    ] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            min_length=1,
-            max_length=200,
-            description="Free text: every word in the number, subject, description or an update.",
-        ),
-    ] = None,
 ) -> TicketPage:
-    owned = {"mine": user.get_name(), "unassigned": queries.UNASSIGNED}.get(owner or "", owner)
-    f = queries.TicketFilter(
-        q=q,
-        owner=owned,
-        states=state or (),
-        levels=level or (),
-        urgencies=urgency or (),
-        customer=customer,
-        breached=breached,
-        due_within_minutes=due_within,
-    )
     with svc.engine.connect() as conn:
         total, items = queries.list_tickets(conn, svc.cfg, f, now=now, sort=sort, limit=limit, offset=offset)
     return TicketPage.model_validate(

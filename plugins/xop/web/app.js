@@ -208,6 +208,10 @@ async function loadBoard() {
     return;
   }
   loadedAt = performance.now();
+  const exportQuery = filterQuery();
+  exportQuery.delete("limit");
+  exportQuery.delete("offset");
+  $("#export").href = `${API}tickets.csv?${exportQuery}`; // the board as filtered now
   const rows = page.items.map((t) => el("tr", { class: t.number === current ? "selected" : null, dataset: { number: t.number } },
     el("td", {}, el("a", {
       href: `#${t.number}`, class: "number-link",
