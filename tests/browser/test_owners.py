@@ -84,10 +84,10 @@ def test_search_box_narrows_the_board(server, token, browser):
     browser.get(f"{server}/xop/")
     wait.until(ec.text_to_be_present_in_element((By.ID, "count"), "2 tickets"))
     browser.find_element(By.TAG_NAME, "body").send_keys("/")  # the shortcut focuses the search box
-    search = browser.switch_to.active_element
-    assert search.get_attribute("id") == "f-q"
-    search.send_keys("bridge", Keys.ENTER)
+    wait.until(lambda d: d.switch_to.active_element.get_attribute("id") == "f-q")
+    browser.switch_to.active_element.send_keys("bridge", Keys.ENTER)
     wait.until(ec.text_to_be_present_in_element((By.ID, "count"), "1 ticket"))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#board-rows tr")) == 1)
     rows = browser.find_elements(By.CSS_SELECTOR, "#board-rows tr")
     assert [r.get_attribute("data-number") for r in rows] == [bridge]
     ARTIFACTS.mkdir(exist_ok=True)
