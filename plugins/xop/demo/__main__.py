@@ -15,6 +15,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -130,17 +131,42 @@ def run_ui() -> int:
         proc = subprocess.Popen(
             [sys.executable, "-m", "airflow", "standalone"], env=env, start_new_session=True
         )
+        # A closed terminal (SIGHUP) or a kill (SIGTERM) stops everything as Ctrl-C does.
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.default_int_handler)
         try:
             return proc.wait()
         except KeyboardInterrupt:
-            print("stopping Airflow and the demo peers ...")
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
             return 0
+        finally:
+            _stop_group(proc)  # before anything else: even a failing print must not skip it
+            print("Airflow is stopped; stopping the demo peers.")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop_group(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """SIGTERM every process of the standalone's group; SIGKILL whatever is left after the grace.
+
+    The group outlives its leader (the components are its children), so the wait is on the
+    group, reaping the leader as it goes (a zombie leader would keep the group alive).
+    """
+    pgid = proc.pid
+    if _group_alive(pgid):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while proc.poll() is None or _group_alive(pgid):
+        if time.monotonic() > deadline:
+            os.killpg(pgid, signal.SIGKILL)
+            proc.wait()
+            break
+        time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> int:
