@@ -34,6 +34,12 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
 
+#: Celery delivery settings, the same as docker-compose.yaml's (tests/distributed/test_compose.py checks).
+CELERY_DELIVERY = {
+    "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
+    "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
+}
+
 #: Task states after which a run can no longer succeed without a person; the test stops waiting.
 _BAD_TI_STATES = {"failed", "up_for_retry", "upstream_failed"}
 
@@ -104,6 +110,7 @@ class AirflowStack:
                 "AIRFLOW__CELERY__BROKER_URL": self.broker_url,
                 "AIRFLOW__CELERY__RESULT_BACKEND": result_backend,
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
+                **CELERY_DELIVERY,
                 "AIRFLOW__OPERATORS__DEFAULT_QUEUE": self.queue,
                 "AIRFLOW__CORE__FERNET_KEY": _fernet_key(self.home),
                 "AIRFLOW__API_AUTH__JWT_SECRET": _secret(self.home, "jwt"),

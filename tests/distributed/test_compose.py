@@ -21,6 +21,7 @@ import sqlalchemy as sa
 import yaml
 
 from tests.conftest import PG_ADMIN_URL, REPO
+from tests.distributed.stack import CELERY_DELIVERY
 
 AIRFLOW_SERVICES = {
     "airflow-apiserver",
@@ -111,6 +112,8 @@ def test_compose_file_is_valid_and_resolves(tmp_path: Path, secrets_filled: dict
         for key in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY"):
             assert env[key] == services["airflow-scheduler"]["environment"][key] != "", (name, key)
         assert env["AIRFLOW_CONN_XOP_DB"].startswith("postgres://xop:"), name
+        # A killed worker's tasks are redelivered, and the test stack runs with the same settings.
+        assert {k: str(env[k]) for k in CELERY_DELIVERY} == CELERY_DELIVERY, name
 
     targets_of = {
         name: set(mounts(services[name]))
