@@ -42,6 +42,25 @@ const CLOCK_LABELS = {
   l3_rca: "RCA", l4_resolution: "L4 resolution",
 };
 
+// Clock outcomes in the words of the support process (a clock that stopped unmet was either
+// missed, when it had breached, or skipped: the ticket left its level or closed before it was due).
+function clockOutcome(c) {
+  if (c.status === "stopped") return c.breached_at || c.remaining_seconds < 0 ? "missed" : "skipped";
+  return { met_late: "met late", breached: "breached" }[c.status] || c.status;
+}
+
+// Business time as hours and minutes: a business day is not 24 hours, so never count days.
+function fmtBusiness(seconds) {
+  const s = Math.abs(Math.trunc(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h} h ${String(m).padStart(2, "0")} m` : `${m} m`;
+}
+
+function fmtPercent(p) {
+  return p > 999 ? "> 999 %" : `${p} %`;
+}
+
 const $ = (sel) => document.querySelector(sel);
 let customers = [];
 let mayOpen = true; // false for a read-only user (the auth manager's answer, from /api/me)
@@ -126,13 +145,13 @@ function fmtTime(iso) {
 }
 
 function fmtDuration(seconds) {
+  // Business seconds as h:mm:ss (hours may exceed 24: business days are shorter than a day).
   const neg = seconds < 0;
   let s = Math.abs(Math.trunc(seconds));
-  const d = Math.floor(s / 86400); s -= d * 86400;
   const h = Math.floor(s / 3600); s -= h * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
   const hms = `${String(h).padStart(2, "0")}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}`;
-  return `${neg ? "−" : ""}${d ? `${d}d ` : ""}${hms}`;
+  return `${neg ? "−" : ""}${hms}`;
 }
 
 // ------------------------------------------------------------------ countdowns
@@ -170,7 +189,7 @@ function paint(node, elapsed) {
   node.className = `sla countdown ${cls}`;
   const what = CLOCK_LABELS[clock.name] || clock.name;
   let text;
-  if (cls === "sla-breached") text = `BREACHED ${fmtDuration(-Math.min(remaining, 0))}`;
+  if (cls === "sla-breached") text = `breached ${fmtBusiness(Math.min(remaining, 0))} ago (business time)`;
   else if (cls === "sla-paused") text = `paused ${fmtDuration(remaining)}`;
   else text = fmtDuration(remaining);
   node.replaceChildren(text, " ", el("small", {}, what));
@@ -260,10 +279,10 @@ async function openTicket(number, { focus = true } = {}) {
   $("#ticket-description").textContent = t.description;
   $("#ticket-clocks").replaceChildren(...t.clocks.map((c) => el("tr", {},
     el("td", {}, `${CLOCK_LABELS[c.name] || c.name}${c.cycle ? ` (reopen ${c.cycle})` : ""}`),
-    el("td", {}, c.status.replace("_", " ")),
+    el("td", { class: "outcome-cell" }, clockOutcome(c)),
     el("td", {}, fmtTime(c.due_at)),
     el("td", {}, ["running", "paused", "breached"].includes(c.status) ? countdown(c) : fmtDuration(c.remaining_seconds)),
-    el("td", {}, `${c.percent_used} %`),
+    el("td", {}, fmtPercent(c.percent_used)),
   )));
   if (!t.clocks.length) $("#ticket-clocks").append(el("tr", {}, el("td", { colspan: 5 }, "No SLA clock (level 1).")));
   // Only the actions this user may take now are offered; the others say why when asked.
