@@ -21,8 +21,8 @@ DEMO_DEBS := sip-tester dovecot-imapd espeak-ng
 # One virtual environment for everything the checkout does: the runtime lock plus the dev lock.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade "pip==26.3"
-	$(VENV)/bin/pip install -q -r requirements.txt -r requirements-dev.txt
+	$(VENV)/bin/pip install -qq --upgrade "pip==26.3"
+	$(VENV)/bin/pip install -qq -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
