@@ -112,6 +112,7 @@ def _xop_config(path: Path, peers: Peers) -> Path:
     config = {
         "extends": str(REPO / "include" / "config" / "xop.yaml"),
         "audit": {"report_dir": str(var / "reports"), "backup_dir": str(var / "backups")},
+        "deadlines": {"ticket_customer": "acme"},  # tests/distributed/test_restore_approval.py
         "reports": {"report_dir": str(var / "sla-reports")},
         "customers": [
             {

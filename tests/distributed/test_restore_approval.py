@@ -176,3 +176,44 @@ def test_no_answer_in_time_counts_as_a_refusal(deployment: Deployment, restore_r
     assert states["swap_in"] == "skipped"
     assert scratch not in databases(deployment)
     assert marker(deployment) == "kept because nobody answered"
+
+
+def test_a_missed_deadline_emails_once_and_opens_one_pipeline_ticket(deployment: Deployment) -> None:
+    """Unpaused, the audit's latest scheduled run (04:00 Central) is already past its 05:30
+    deadline whenever the test runs after 05:30: the scheduler's deadline check runs the callback
+    on a worker, which queues one email and opens one ticket for the pipeline."""
+    api = deployment.api
+    api.wait_for_dags({"xop_daily_audit"}, timeout=180, stack=deployment.stack)
+    api.unpause("xop_daily_audit")
+    engine = sa.create_engine(deployment.xop_db_url)
+    deadline = time.monotonic() + 600
+    try:
+        while True:
+            with engine.connect() as conn:
+                mails = conn.execute(
+                    sa.text("SELECT dedup_key FROM notifications WHERE dedup_key LIKE :k"),
+                    {"k": "deadline:xop_daily_audit:%"},
+                ).all()
+                tickets = conn.execute(
+                    sa.text(
+                        "SELECT number FROM tickets WHERE dedup_key = 'pipeline:deadline:xop_daily_audit'"
+                    )
+                ).all()
+            if mails and tickets:
+                break
+            assert time.monotonic() < deadline, f"no deadline alert yet: mails={mails} tickets={tickets}"
+            deployment.stack.check_alive()
+            time.sleep(3)
+        time.sleep(10)  # the scheduler keeps checking: a missed deadline is reported once
+        with engine.connect() as conn:
+            again = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM notifications WHERE dedup_key LIKE 'deadline:xop_daily_audit:%'"
+                )
+            ).scalar_one()
+            ticket_count = conn.execute(
+                sa.text("SELECT count(*) FROM tickets WHERE dedup_key = 'pipeline:deadline:xop_daily_audit'")
+            ).scalar_one()
+        assert again == len(mails) and ticket_count == 1
+    finally:
+        engine.dispose()
