@@ -43,3 +43,29 @@ def test_breach_label_and_clock_outcomes(server, token, browser, browser_db, xop
         assert word in clocks and "stopped" not in clocks, clocks
     ARTIFACTS.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(ARTIFACTS / "xop-clock-outcomes.png"))
+
+
+def test_times_in_the_support_zone_with_a_toggle_to_the_users(server, token, browser, browser_db, xop_config):
+    wait = WebDriverWait(browser, 15)
+    svc = TicketService(browser_db, xop_config)
+    number = svc.open(
+        subject="Zone check", customer="acme", reporter_name="C", reporter_email="c@acme.example", now=START
+    ).number
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Europe/Berlin"})
+    browser.get(f"{server}/xop/")
+    browser.add_cookie({"name": "_token", "value": token, "path": "/"})
+    browser.get(f"{server}/xop/#{number}")
+    browser.refresh()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "zone-name"), "America/Chicago"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "ticket-facts"), "CST"))
+    toggle = browser.find_element(By.ID, "zone-toggle")
+    assert toggle.get_attribute("aria-pressed") == "false"
+    toggle.click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "zone-name"), "Europe/Berlin"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "ticket-facts"), "GMT+1"))
+    assert (
+        toggle.get_attribute("aria-pressed") == "true"
+        and "CST" not in browser.find_element(By.ID, "ticket-facts").text
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "xop-zone-toggle.png"))

@@ -117,8 +117,9 @@ def _respond(request: Request, code: int, payload: dict[str, Any], *, replayed: 
 
 
 @router.get("/me", response_model=Me, summary="The authenticated user, as actions record them")
-def me(user: UserDep, who: ReaderDep) -> Me:
+def me(user: UserDep, who: ReaderDep, svc: ServiceDep) -> Me:
     return Me(
+        support_zone=svc.cfg.calendar.timezone,
         name=user.get_name(),
         roles=list(auth.user_roles(user)),
         level=who.actor.level,

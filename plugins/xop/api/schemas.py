@@ -191,6 +191,7 @@ class Me(BaseModel):
     level: int = Field(description="The support level the user acts at (``staff:`` in the config).")
     may_act: bool = Field(description="May open tickets and act on them (else read only).")
     why_not: str | None = Field(description="When ``may_act`` is false: the permission missing.")
+    support_zone: str = Field(default="UTC", description="The support calendar's time zone (IANA name).")
 
 
 class ErrorBody(BaseModel):

@@ -137,11 +137,27 @@ function showSignIn() {
   box.hidden = false;
 }
 
+// Times are shown in the support calendar's zone (the zone the emails use) unless the user
+// switches to their own; the zone is always named.
+let supportZone = "UTC";
+let ownZone = false;
+
+function shownZone() {
+  return ownZone ? Intl.DateTimeFormat().resolvedOptions().timeZone : supportZone;
+}
+
 function fmtTime(iso) {
   if (!iso) return "—";
   return new Date(iso).toLocaleString(undefined, {
     weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+    timeZone: shownZone(),
   });
+}
+
+function showZone() {
+  const toggle = $("#zone-toggle");
+  $("#zone-name").textContent = ownZone ? `your zone (${shownZone()})` : `support calendar (${supportZone})`;
+  toggle.setAttribute("aria-pressed", ownZone ? "true" : "false");
 }
 
 function fmtDuration(seconds) {
@@ -453,6 +469,11 @@ async function start() {
   $("#prev").addEventListener("click", () => { offset = Math.max(0, offset - PAGE_SIZE); loadBoard(); });
   $("#next").addEventListener("click", () => { offset += PAGE_SIZE; loadBoard(); });
   $("#new-ticket").addEventListener("click", showOpenForm);
+  $("#zone-toggle").addEventListener("click", () => {
+    ownZone = !ownZone;
+    showZone();
+    if (current) openTicket(current, { focus: false });
+  });
   $("#open-form").addEventListener("submit", submitOpen);
   $("#open-cancel").addEventListener("click", () => $("#open-dialog").close());
   $("#o-customer").addEventListener("change", fillSystems);
@@ -470,6 +491,8 @@ async function start() {
   try {
     const [me, custs] = await Promise.all([api("me"), api("customers")]);
     $("#me").textContent = me.name;
+    supportZone = me.support_zone || "UTC";
+    showZone();
     $("#me-level").textContent = `(L${me.level})`;
     if (!me.may_act) {
       // A read-only user gets no way to open a ticket, and the reason on the page.
