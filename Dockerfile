@@ -12,6 +12,7 @@ USER root
 # chromium: the SLA report's PDF (headless --print-to-pdf of the saved page; reports.pdf in the config)
 RUN apt-get update \
     && apt-get install -y --no-install-recommends sip-tester postgresql-client openssh-client chromium \
+        espeak-ng \
     && apt-get autoremove -yqq --purge \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/*

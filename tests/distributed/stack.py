@@ -331,12 +331,11 @@ class AirflowApi:
     def unpause(self, dag_id: str) -> None:
         self._ok(self.client.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": False}))
 
-    def trigger(self, dag_id: str, conf: Mapping[str, Any] | None = None) -> str:
-        run = self._ok(
-            self.client.post(
-                f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": dict(conf or {})}
-            )
-        )
+    def trigger(
+        self, dag_id: str, conf: Mapping[str, Any] | None = None, *, logical_date: str | None = None
+    ) -> str:
+        body = {"logical_date": logical_date, "conf": dict(conf or {})}
+        run = self._ok(self.client.post(f"/api/v2/dags/{dag_id}/dagRuns", json=body))
         return run["dag_run_id"]
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -178,42 +179,47 @@ def test_no_answer_in_time_counts_as_a_refusal(deployment: Deployment, restore_r
     assert marker(deployment) == "kept because nobody answered"
 
 
+PIPELINE_TICKETS = sa.text(
+    "SELECT count(*) FROM tickets WHERE dedup_key = 'pipeline:deadline:xop_daily_audit'"
+)
+
+
 def test_a_missed_deadline_emails_once_and_opens_one_pipeline_ticket(deployment: Deployment) -> None:
-    """Unpaused, the audit's latest scheduled run (04:00 Central) is already past its 05:30
-    deadline whenever the test runs after 05:30: the scheduler's deadline check runs the callback
-    on a worker, which queues one email and opens one ticket for the pipeline."""
+    """A run of the audit whose logical date is two days ago at 04:00 Central is past its 05:30
+    deadline the moment it exists, whatever the time of day: the scheduler's deadline check runs
+    the callback on a worker, which queues one email and opens one ticket for the pipeline. The
+    run then finishes, and its deadline has been reported exactly once."""
     api = deployment.api
     api.wait_for_dags({"xop_daily_audit"}, timeout=180, stack=deployment.stack)
     api.unpause("xop_daily_audit")
+    local = datetime.now(ZoneInfo("America/Chicago")) - timedelta(days=2)
+    logical = local.replace(hour=4, minute=0, second=0, microsecond=0).astimezone(UTC).isoformat()
+    run_id = api.trigger("xop_daily_audit", {}, logical_date=logical)
+    key = f"deadline:xop_daily_audit:{run_id}"
     engine = sa.create_engine(deployment.xop_db_url)
-    deadline = time.monotonic() + 600
+    waited_until = time.monotonic() + 600
     try:
-        while True:
+        while True:  # polls the real outcome; the scheduler checks deadlines on its own loop
             with engine.connect() as conn:
                 mails = conn.execute(
-                    sa.text("SELECT dedup_key FROM notifications WHERE dedup_key LIKE :k"),
-                    {"k": "deadline:xop_daily_audit:%"},
-                ).all()
+                    sa.text("SELECT count(*) FROM notifications WHERE dedup_key LIKE :k"), {"k": key + "%"}
+                ).scalar_one()
                 tickets = conn.execute(
                     sa.text(
-                        "SELECT number FROM tickets WHERE dedup_key = 'pipeline:deadline:xop_daily_audit'"
+                        "SELECT count(*) FROM tickets WHERE dedup_key = 'pipeline:deadline:xop_daily_audit'"
                     )
-                ).all()
+                ).scalar_one()
             if mails and tickets:
                 break
-            assert time.monotonic() < deadline, f"no deadline alert yet: mails={mails} tickets={tickets}"
+            assert time.monotonic() < waited_until, f"no deadline alert for {run_id}: {mails=} {tickets=}"
             deployment.stack.check_alive()
             time.sleep(3)
-        time.sleep(10)  # the scheduler keeps checking: a missed deadline is reported once
+        api.wait_for_run("xop_daily_audit", run_id, timeout=300, stack=deployment.stack)
         with engine.connect() as conn:
             again = conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM notifications WHERE dedup_key LIKE 'deadline:xop_daily_audit:%'"
-                )
+                sa.text("SELECT count(*) FROM notifications WHERE dedup_key LIKE :k"), {"k": key + "%"}
             ).scalar_one()
-            ticket_count = conn.execute(
-                sa.text("SELECT count(*) FROM tickets WHERE dedup_key = 'pipeline:deadline:xop_daily_audit'")
-            ).scalar_one()
-        assert again == len(mails) and ticket_count == 1
+            ticket_count = conn.execute(PIPELINE_TICKETS).scalar_one()
+        assert again == mails and ticket_count == 1
     finally:
         engine.dispose()

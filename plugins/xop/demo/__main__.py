@@ -115,6 +115,7 @@ def run_ui() -> int:
     os.environ.update(_environment())
     # New DAGs start unpaused on the demo; the ones an earlier demo run created are unpaused below.
     os.environ["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] = "False"
+    os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"  # Admin -> Connections' Test button
     VAR.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         _peers(stack)

@@ -9,9 +9,12 @@ import logging
 import time
 from typing import Any
 
+from xop.backup.api import latest_verified
+from xop.backup.notify import enqueue_publication_email
+from xop.backup.publication import backup_as_image, publish, record_publication
 from xop.core.errors import ConfigError
 from xop.core.specs.backup import backup_root
-from xop.tasks import metrics
+from xop.tasks import metrics, runtime
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +24,6 @@ log = logging.getLogger(__name__)
 
 def customers_to_publish(customer_id: str | None) -> list[str]:
     """The customers with a ``publication`` section (or just ``customer_id``, which must have one)."""
-    from xop.tasks import runtime
 
     cfg = runtime.config()
     if customer_id:
@@ -34,10 +36,6 @@ def customers_to_publish(customer_id: str | None) -> list[str]:
 
 def publish_for_customer(customer_id: str, now_param: Any = None) -> dict[str, Any]:
     """Publish one customer's images (and newest verified backups if asked), record, email."""
-    from xop.backup.api import latest_verified
-    from xop.backup.notify import enqueue_publication_email
-    from xop.backup.publication import backup_as_image, publish, record_publication
-    from xop.tasks import runtime
 
     cfg = runtime.config()
     now = runtime.resolve_now(now_param)
