@@ -131,3 +131,26 @@ def test_metrics_arrive_on_a_statsd_listener(
     xop_names = [n for n in got if n.startswith("xop.")]
     undocumented = [n for n in xop_names if not any(p.match(n) for p in patterns)]
     assert not undocumented, undocumented
+
+
+def test_trunk_call_quality_arrives_as_gauges(statsd):
+    """A test call's MOS, jitter and loss (from the trunk check's RTP figures) reach StatsD."""
+    results = [
+        {
+            "trunk": "acme-sip-1",
+            "kind": "call",
+            "ok": True,
+            "rtt_ms": 41.0,
+            "mos": 4.31,
+            "jitter_ms": 1.5,
+            "loss_pct": 0.0,
+        },
+        {"trunk": "acme-sip-1", "kind": "options", "ok": True, "rtt_ms": 12.0},
+    ]
+    metrics.after_trunk_checks(results)
+    got = statsd()
+    assert got["xop.trunk.mos.acme-sip-1"] == ["4.31|g"]
+    assert got["xop.trunk.jitter.acme-sip-1"] == ["1.5|g"]
+    assert got["xop.trunk.loss.acme-sip-1"] == ["0.0|g"]
+    patterns = documented()
+    assert all(any(p.match(n) for p in patterns) for n in got), sorted(got)

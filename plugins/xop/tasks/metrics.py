@@ -43,6 +43,9 @@ METRICS: dict[str, tuple[str, str]] = {
         "timer",
         "round trip of a trunk's OPTIONS (or the call's RTP echo), milliseconds",
     ),
+    "xop.trunk.mos.<trunk>": ("gauge", "estimated MOS of the trunk's test call (ITU-T G.107 E-model)"),
+    "xop.trunk.jitter.<trunk>": ("gauge", "interarrival jitter of the test call's RTP (RFC 3550), ms"),
+    "xop.trunk.loss.<trunk>": ("gauge", "RTP packets of the test call lost, percent"),
     "xop.audit.findings.<severity>": ("counter", "audit findings by severity (ok, minor, major, critical)"),
     "xop.backup.size.<system>": ("gauge", "size of the system's newest backup, bytes"),
     "xop.backup.duration.<system>": ("timer", "time the newest backup took, milliseconds"),
@@ -135,6 +138,10 @@ def after_trunk_checks(results: Iterable[Mapping[str, Any]]) -> None:
         incr(name("trunk", "check", "ok" if r.get("ok") else "failed", r.get("kind")))
         if r.get("rtt_ms") is not None:
             timing(name("trunk", "rtt", r.get("trunk")), float(r["rtt_ms"]))
+        # Call quality, from the test call's RTP (only calls measure it).
+        for key, metric in (("mos", "mos"), ("jitter_ms", "jitter"), ("loss_pct", "loss")):
+            if r.get(key) is not None:
+                gauge(name("trunk", metric, r.get("trunk")), float(r[key]))
 
 
 def after_audit(findings_by_severity: Mapping[str, int], *, system: str, backup: Any = None) -> None:
