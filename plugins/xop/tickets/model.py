@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from xop.core.errors import InvalidInput
 from xop.core.vocabulary import ACTIVE_STATES, STATES
@@ -57,19 +57,7 @@ Action = Literal[
     "close",
     "reopen",
 ]
-ACTIONS: tuple[str, ...] = (
-    "respond",
-    "note",
-    "classify",
-    "escalate",
-    "pause",
-    "resume",
-    "recover",
-    "rca",
-    "resolve",
-    "close",
-    "reopen",
-)
+ACTIONS: tuple[str, ...] = get_args(Action)
 
 #: Clocks a level owns; reaching the level starts them.
 LEVEL_CLOCKS: Mapping[int, tuple[str, ...]] = MappingProxyType(

@@ -6,18 +6,7 @@
 
 (() => {
   const API = "api/";
-  const $ = (sel) => document.querySelector(sel);
-
-  function el(tag, attrs = {}, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === "class") node.className = v;
-      else node.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children) if (c !== null && c !== undefined) node.append(c);
-    return node;
-  }
+  // $ and el are app.js's (loaded first; classic scripts share their top-level names).
 
   async function get(path) {
     const res = await fetch(API + path, { credentials: "same-origin", headers: { Accept: "application/json" } });
