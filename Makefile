@@ -27,6 +27,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+# Both targets check each package with dpkg-query and install the missing ones with apt-get
+# (as root on Debian; otherwise they print the apt-get line to run): scripts/ensure-debian-packages.
 debs-test:
 	@scripts/ensure-debian-packages $(TEST_DEBS)
 
