@@ -125,3 +125,21 @@ def test_report_dir_cannot_climb_out() -> None:
     for bad in ("../elsewhere", "var/../../etc", "var\\reports"):
         with pytest.raises(ValidationError, match="report_dir"):
             ReportsSpec(report_dir=bad)
+
+
+def test_the_report_renders_with_the_notification_environment() -> None:
+    """One Jinja2 environment for every template: the report's filters are the emails'."""
+    from xop.notify.render import environment
+
+    env = environment()
+    duration, pct = env.filters["duration"], env.filters["pct"]
+    assert [duration(v) for v in (9000, 3600, 45 * 60, 45, None, float("nan"))] == [
+        "2 h 30 min",
+        "1 h 00 min",
+        "45 min",
+        "45 s",
+        "–",
+        "–",
+    ]
+    assert [pct(v) for v in (4 / 7, None, float("nan"))] == ["57.1 %", "–", "–"]
+    assert env.get_template("reports/sla_report.html.j2").environment is env

@@ -12,6 +12,7 @@ contact details fails in its tests instead of sending an email without them.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,8 +90,19 @@ def format_number(value: float | None, digits: int = 1) -> str:
 
 
 def percent_or_dash(fraction: float | None) -> str:
-    """0.987 → ``98.7 %``; an en dash for None."""
-    return "–" if fraction is None else f"{fraction * 100:.1f} %"
+    """0.987 → ``98.7 %``; an en dash for None (or NaN: a ratio of nothing)."""
+    return "–" if fraction is None or math.isnan(fraction) else f"{fraction * 100:.1f} %"
+
+
+def business_duration(seconds: float | None) -> str:
+    """Seconds of business time as ``3 h 05 min`` (``45 s`` under a minute); an en dash for
+    None or NaN (a median of nothing)."""
+    if seconds is None or math.isnan(seconds):
+        return "–"
+    total = round(float(seconds))
+    h, rest = divmod(total, 3600)
+    m = rest // 60
+    return f"{h} h {m:02d} min" if h else f"{m} min" if m else f"{total} s"
 
 
 def human_size(size: int) -> str:
@@ -136,6 +148,7 @@ def _environment(path: str) -> Environment:
         local=local_time,
         num=format_number,
         pct=percent_or_dash,
+        duration=business_duration,
         size=human_size,
     )
     return env

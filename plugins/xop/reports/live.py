@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, select
 from xop.core.config import XopConfig
 from xop.core.errors import TicketNotFound
 from xop.core.vocabulary import ACTIVE_STATES, CLOCK_LABELS, LEVELS
+from xop.notify.render import business_duration
 from xop.reports.figures import ALL, Month, compute
 from xop.reports.frames import load_frames
 from xop.reports.outcomes import CLOCK_LEVEL, business_seconds, clock_outcomes
@@ -124,11 +125,6 @@ def ticket_timeline(
     }
 
 
-def _hm(seconds: int) -> str:
-    h, m = divmod(int(seconds) // 60, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min"
-
-
 def public_timeline(engine: Engine, cfg: XopConfig, number: str, *, now: datetime) -> list[dict[str, Any]]:
     """The customer portal's view of the timeline: public events only, no actors, times as text
     in the support calendar's zone and business time used as "3 h 05 min"."""
@@ -144,14 +140,14 @@ def public_timeline(engine: Engine, cfg: XopConfig, number: str, *, now: datetim
             "label": c["label"],
             "cycle": c["cycle"],
             "outcome": c["outcome"],
-            "used": _hm(c["used_seconds"]),
-            "target": _hm(c["target_seconds"]),
+            "used": business_duration(c["used_seconds"]),
+            "target": business_duration(c["target_seconds"]),
             "entries": [
                 {
                     "when": at(e["at"]),
                     "until": at(e.get("until")),
                     "what": e["label"],
-                    "used": _hm(e["used_seconds"]),
+                    "used": business_duration(e["used_seconds"]),
                 }
                 for e in c["entries"]
             ],

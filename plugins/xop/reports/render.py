@@ -1,6 +1,8 @@
 """The SLA report as a page: HTML (email and file), plain text, the trend chart, CSVs and a PDF.
 
-Templates: ``include/templates/reports/sla_report.{html,txt}.j2``. The chart is a matplotlib PNG
+Templates: ``include/templates/reports/sla_report.{html,txt}.j2``, rendered by the one Jinja2
+environment of the notifications (:func:`xop.notify.render.environment`: its ``duration`` and
+``pct`` filters, autoescaped HTML, strict undefined). The chart is a matplotlib PNG
 (Agg backend, as the audit report's): ``cid:`` in the email, a ``data:`` URI in the saved file.
 The CSVs are formula-safe (a cell starting with ``= + - @`` or a control character gets a
 leading apostrophe, so a spreadsheet shows it as text instead of running it). The PDF is the
@@ -20,17 +22,14 @@ import math
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from xop.core.errors import XopError
-from xop.core.paths import TEMPLATES_DIR
 from xop.core.vocabulary import CLOCK_LABELS, CLOCK_NAMES
+from xop.notify.render import environment, local_time
 from xop.reports.figures import ALL, SlaFigures
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -50,22 +49,6 @@ class RenderedSlaReport:
     chart_cid: str
     chart_png: bytes
     csv_files: dict[str, bytes]
-
-
-def duration(seconds: float | None) -> str:
-    """Business seconds as ``3 h 05 min``; ``–`` for none."""
-    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
-        return "–"
-    total = round(float(seconds))
-    h, rest = divmod(total, 3600)
-    m = rest // 60
-    return f"{h} h {m:02d} min" if h else f"{m} min" if m else f"{total} s"
-
-
-def pct(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return f"{value * 100:.1f} %"
 
 
 def safe_cell(value: Any) -> Any:
@@ -111,24 +94,10 @@ def trend_png(figures: SlaFigures, title: str) -> bytes:
     return buffer.getvalue()
 
 
-@cache
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES_DIR)),
-        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["duration"] = duration
-    env.filters["pct"] = pct
-    return env
-
-
 def _local(value: Any, tz: str) -> str:
     if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return pd.Timestamp(value).tz_convert(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M %Z")
+    return local_time(pd.Timestamp(value).to_pydatetime(), tz)
 
 
 def _none(value: Any) -> Any:
@@ -219,7 +188,7 @@ def render_sla_report(
         if total
         else (f"{subject_prefix} {label} {name}: no clock decided")
     )
-    env = _environment()
+    env = environment()
     html = env.get_template("reports/sla_report.html.j2")
     data_uri = "data:image/png;base64," + base64.b64encode(png).decode()
     return RenderedSlaReport(
@@ -281,7 +250,6 @@ __all__ = [
     "PdfError",
     "RenderedSlaReport",
     "csv_bytes",
-    "duration",
     "print_pdf",
     "render_sla_report",
     "safe_cell",
