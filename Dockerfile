@@ -3,7 +3,9 @@
 # The official Airflow 3.3 image (Python 3.11, as the project), plus
 #  - the Debian tools the DAGs call: SIPp (trunk test calls), the PostgreSQL client tools
 #    (pg_dump / pg_restore / psql for backups and restores), OpenSSH client (remote health probes);
-#  - the project's pinned Python set, requirements.txt.
+#  - the project's pinned Python set, requirements.txt;
+#  - the XOP connection types for Admin -> Connections (providers/xop-provider-info: declarations
+#    only, it imports nothing of xop; the hooks themselves come with the mounted plugins/).
 # dags/, plugins/ and include/ are mounted by docker-compose.yaml, not baked in.
 ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
@@ -26,3 +28,6 @@ RUN printf 'apache-airflow==%s\napache-airflow-core==%s\n' "${AIRFLOW_VERSION}" 
         > /tmp/airflow-version.txt \
     && pip install --no-cache-dir -r /opt/xop/requirements.txt -c /tmp/airflow-version.txt \
     && python -c "import airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}', airflow.__version__"
+COPY --chown=airflow:0 providers/xop-provider-info /opt/xop/providers/xop-provider-info
+RUN pip install --no-cache-dir --no-deps /opt/xop/providers/xop-provider-info \
+    && airflow providers get xop-provider-info

@@ -25,7 +25,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(VENV)/bin/pip install -qq -r requirements.txt -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# The XOP connection types for Admin -> Connections: a distribution of declarations only (it
+# imports nothing of xop), so Airflow processes start with or without plugins/ (docs/connections.md).
+# Not editable: the venv keeps working when the checkout moves. The project itself is never installed.
+PROVIDER_INFO := providers/xop-provider-info
+$(VENV)/.provider-info: $(VENV)/.installed $(PROVIDER_INFO)/pyproject.toml $(PROVIDER_INFO)/xop_provider_info/__init__.py
+	$(VENV)/bin/pip install -qq --force-reinstall --no-deps ./$(PROVIDER_INFO)
+	rm -rf $(PROVIDER_INFO)/build
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.provider-info
 
 # Both targets check each package with dpkg-query and install the missing ones with apt-get
 # (as root on Debian; otherwise they print the apt-get line to run): scripts/ensure-debian-packages.

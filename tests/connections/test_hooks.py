@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from xop.connections.hooks import XopAmiHook, XopFtpsHook, XopSipTrunkHook, XopSystemDbHook
 from xop.demo.peers import free_port
+from xop.hooks import XopAmiHook, XopFtpsHook, XopSipTrunkHook, XopSystemDbHook
 
 
 def define(monkeypatch, conn_id: str, **fields) -> str:
@@ -80,7 +80,7 @@ def test_sip_test_button_sends_options(sipp, monkeypatch):
     conn_id = define(monkeypatch, "xop_trunk_hook", conn_type="xop_sip_trunk", host=far.host, port=far.port)
     ok, message = XopSipTrunkHook(sip_conn_id=conn_id).test_connection()
     assert ok, message
-    assert "200 OK" in message
+    assert f"OPTIONS to udp:{far.host}:{far.port}: answered 200 in " in message
 
 
 def test_sip_test_button_answers_a_digest_challenge(sipp, monkeypatch):
@@ -96,7 +96,7 @@ def test_sip_test_button_answers_a_digest_challenge(sipp, monkeypatch):
     )
     ok, message = XopSipTrunkHook(sip_conn_id=good).test_connection()
     assert ok, message
-    assert "200 OK after digest authentication" in message
+    assert "answered 200" in message and "s3cret" not in message
     bad = define(
         monkeypatch,
         "xop_trunk_auth_bad",
@@ -104,10 +104,10 @@ def test_sip_test_button_answers_a_digest_challenge(sipp, monkeypatch):
         host=far.host,
         port=far.port,
         login="monitor",
-        password="wrong",
+        password="not-the-secret-9f",
     )
     ok, message = XopSipTrunkHook(sip_conn_id=bad).test_connection()
-    assert not ok and "403" in message
+    assert not ok and "403" in message and "not-the-secret-9f" not in message
 
 
 def test_sip_test_button_over_tcp_and_to_nobody(sipp, monkeypatch):
@@ -211,3 +211,26 @@ def test_each_hook_labels_its_fields(hook):
     behaviour = hook.get_ui_field_behaviour()
     assert set(behaviour) == {"hidden_fields", "relabeling", "placeholders"}
     assert behaviour["relabeling"], hook
+
+
+def test_sip_test_button_names_a_bad_setting(monkeypatch):
+    conn_id = define(
+        monkeypatch,
+        "xop_trunk_bad_timeout",
+        conn_type="xop_sip_trunk",
+        host="127.0.0.1",
+        extra={"timeout": 600},
+    )
+    ok, message = XopSipTrunkHook(sip_conn_id=conn_id).test_connection()
+    assert not ok and "xop_trunk_bad_timeout" in message and "options_timeout_s" in message
+
+
+def test_the_hooks_run_the_trunk_check_s_own_sip_and_ami_clients():
+    """One SIP and one AMI implementation (issue 20): the connections layer has no protocol code."""
+    import xop.connections.ami as ami_settings
+    import xop.connections.sip as sip_settings
+
+    for module in (sip_settings, ami_settings):
+        names = set(vars(module))
+        assert not names & {"options_probe", "check_trunk", "login_probe", "_digest", "_Channel"}, module
+        assert "socket" not in names and "ssl" not in names, module

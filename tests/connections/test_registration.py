@@ -1,67 +1,105 @@
 """Airflow's providers manager offers the pipeline's connection types, with their labelled fields.
 
-Registration is the ``apache_airflow_provider`` entry point of the installed ``xop-ops``
-distribution (``pyproject.toml``). The test writes the same ``.dist-info`` that ``pip install``
-writes into a scratch folder on ``PYTHONPATH`` and asks a fresh interpreter's providers manager.
+Registration is the ``apache_airflow_provider`` entry point of the small ``xop-provider-info``
+distribution (``providers/xop-provider-info``, installed by ``make install``). The checks run real
+``airflow`` commands in fresh processes, with and without the plugins folder: Airflow must start
+either way, and only with the plugins folder do the hook classes resolve.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import tomllib
+from importlib.metadata import distribution
 from pathlib import Path
 
-from xop.connections.forms import CONNECTION_TYPES
-from xop.connections.provider import PACKAGE_NAME, get_provider_info
-from xop.core.paths import REPO_ROOT
+import xop_provider_info
+from xop_provider_info import CONNECTION_TYPES, PACKAGE_NAME, get_provider_info
 
-PROBE = """
-import json
-from airflow.providers_manager import ProvidersManager
-pm = ProvidersManager()
-hooks = {
-    k: (v.hook_class_name, v.connection_id_attribute_name, v.hook_name) for k, v in pm.hooks.items() if v
-}
-print(json.dumps({
-    "providers": sorted(pm.providers),
-    "hooks": {k: v for k, v in hooks.items() if k.startswith("xop_")},
-    "behaviours": {k: v for k, v in pm.field_behaviours.items() if k.startswith("xop_")},
-    "widgets": sorted(k for k in pm.connection_form_widgets if k.startswith("extra__xop_")),
-}))
-"""
+from tests.conftest import REPO
+
+SOURCE = REPO / "providers" / "xop-provider-info"
+AIRFLOW = Path(sys.executable).with_name("airflow")
+XOP_TYPES = {"xop_ftps", "xop_sip_trunk", "xop_ami", "xop_sysdb"}
 
 
-def entry_point() -> str:
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
-    return project["project"]["entry-points"]["apache_airflow_provider"]["provider_info"]
+def airflow(tmp_path: Path, *args: str, plugins: Path) -> subprocess.CompletedProcess[str]:
+    """An ``airflow`` command as a fresh process: its own home, nothing of ours on ``PYTHONPATH``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "XOP_", "PYTHONPATH"))}
+    env |= {
+        "AIRFLOW_HOME": str(tmp_path / "airflow_home"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+    return subprocess.run(
+        [str(AIRFLOW), *args], env=env, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path
+    )
 
 
-def test_pyproject_declares_the_provider_entry_point():
-    assert entry_point() == "xop.connections.provider:get_provider_info"
-    assert get_provider_info()["package-name"] == PACKAGE_NAME == "xop-ops"
+def test_the_installed_declaration_is_the_checkout_s():
+    """A stale copy in the venv would offer yesterday's fields: ``make install`` reinstalls it."""
+    installed = Path(xop_provider_info.__file__).resolve()
+    source = SOURCE / "xop_provider_info" / "__init__.py"
+    assert installed != source.resolve(), "xop_provider_info must come from the installed distribution"
+    digest = hashlib.sha256
+    assert digest(installed.read_bytes()).digest() == digest(source.read_bytes()).digest(), (
+        "the installed xop-provider-info is not the checkout's: run `make install`"
+    )
+    project = tomllib.loads((SOURCE / "pyproject.toml").read_text())["project"]
+    assert project["name"] == PACKAGE_NAME == get_provider_info()["package-name"]
+    assert project["entry-points"]["apache_airflow_provider"]["provider_info"] == (
+        "xop_provider_info:get_provider_info"
+    )
+    assert distribution(PACKAGE_NAME).version == project["version"] == get_provider_info()["versions"][0]
 
 
-def test_providers_manager_offers_the_xop_connection_types(tmp_path: Path):
-    dist = tmp_path / "xop_ops-0.1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {PACKAGE_NAME}\nVersion: 0.1.0\n")
-    (dist / "entry_points.txt").write_text(f"[apache_airflow_provider]\nprovider_info = {entry_point()}\n")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(REPO_ROOT / "plugins")]))
-    env["AIRFLOW_HOME"] = str(tmp_path / "airflow_home")
-    out = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True, timeout=300
-    ).stdout
-    found = json.loads(out.strip().splitlines()[-1])
-    assert "xop-ops" in found["providers"]
-    assert set(found["hooks"]) == set(CONNECTION_TYPES)
-    for conn_type, (class_name, attribute, name) in found["hooks"].items():
-        assert class_name == CONNECTION_TYPES[conn_type]["hook-class-name"]
-        assert name == CONNECTION_TYPES[conn_type]["hook-name"]
-        assert attribute.endswith("_conn_id")
-    assert found["behaviours"]["xop_sip_trunk"]["relabeling"]["login"] == "Auth user"
-    assert "extra__xop_ftps__ca_file" in found["widgets"]
-    assert "extra__xop_ami__tls" in found["widgets"]
-    assert "extra__xop_sysdb__sslmode" in found["widgets"]
+def test_the_declaration_imports_nothing_of_xop():
+    code = "import sys, xop_provider_info; sys.exit(any(m.split('.')[0] == 'xop' for m in sys.modules))"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60, check=False).returncode == 0
+
+
+def test_the_project_declares_no_provider_entry_point():
+    """Installing the project itself once made every Airflow process import ``xop`` (issue 20)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert "apache_airflow_provider" not in project.get("entry-points", {})
+
+
+def test_airflow_starts_without_xop_and_lists_the_types(tmp_path: Path):
+    """No plugins folder: every command still runs; the types are there, their hooks are not."""
+    nowhere = tmp_path / "no-plugins"
+    nowhere.mkdir()
+    done = airflow(tmp_path, "providers", "get", PACKAGE_NAME, plugins=nowhere)
+    assert done.returncode == 0, done.stderr
+    assert PACKAGE_NAME in done.stdout
+    done = airflow(tmp_path, "providers", "hooks", "-o", "json", plugins=nowhere)
+    assert done.returncode == 0, done.stderr
+    hooks = {h["connection_type"]: h for h in json.loads(done.stdout) if h["connection_type"] in XOP_TYPES}
+    assert set(hooks) == XOP_TYPES
+    assert {h["class"] for h in hooks.values()} == {"Error when importing hook!"}
+    done = airflow(tmp_path, "db", "migrate", plugins=nowhere)  # SQLite in the scratch home
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_with_the_plugins_folder_the_hooks_resolve(tmp_path: Path):
+    done = airflow(tmp_path, "providers", "hooks", "-o", "json", plugins=REPO / "plugins")
+    assert done.returncode == 0, done.stderr
+    hooks = {h["connection_type"]: h for h in json.loads(done.stdout) if h["connection_type"] in XOP_TYPES}
+    assert set(hooks) == XOP_TYPES
+    for conn_type, hook in hooks.items():
+        assert hook["class"] == CONNECTION_TYPES[conn_type]["hook-class-name"]
+        assert hook["hook_name"] == CONNECTION_TYPES[conn_type]["hook-name"]
+        assert hook["package_name"] == PACKAGE_NAME
+        assert hook["conn_id_attribute_name"].endswith("_conn_id")
+
+
+def test_every_type_labels_its_standard_and_extra_fields():
+    for conn_type, spec in CONNECTION_TYPES.items():
+        assert spec["ui-field-behaviour"]["relabeling"], conn_type
+        assert spec["conn-fields"], conn_type
+        for name, field in spec["conn-fields"].items():
+            assert field["label"] and "null" in field["schema"]["type"], (conn_type, name)

@@ -1,15 +1,23 @@
-"""The connection types of the pipeline as Admin → Connections shows them: fields, labels, hints.
+"""The XOP connection types as Airflow's providers manager reads them: fields, labels, hook classes.
 
-One table, read twice: :func:`xop.connections.provider.get_provider_info` hands it to Airflow
-declaratively (``conn-fields`` and ``ui-field-behaviour``: what Airflow 3.2+ reads, without
-importing the hooks), and each hook's ``get_ui_field_behaviour`` / ``get_connection_form_widgets``
-answers from it (what older Airflow versions call). Extra fields are stored under their own name
-in the connection's extra.
+Airflow 3.2+ builds Admin → Connections from this declaration alone (``conn-fields`` and
+``ui-field-behaviour`` of each ``connection-types`` entry), without importing the hooks; it imports
+a hook class (``hook-class-name``, in the ``xop`` package under the plugins folder) only when a
+connection of that type is used: the Test button, ``Connection.get_hook()``. If that import fails
+(a process without the plugins folder), the providers manager logs a warning and that type has no
+hook: nothing else is affected, so every Airflow process starts with or without ``xop``.
+
+This module therefore imports only the standard library, and it is the one table of the fields:
+the hooks' ``get_ui_field_behaviour`` answer from :data:`CONNECTION_TYPES` too. Extra fields are
+stored under their own name in the connection's extra.
 """
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+
+PACKAGE_NAME = "xop-provider-info"
 
 _STR = {"type": ["string", "null"]}
 
@@ -25,7 +33,7 @@ def _int(default: int) -> dict[str, Any]:
 #: conn_type → hook class, display name, extra fields, and how the standard fields are shown.
 CONNECTION_TYPES: dict[str, dict[str, Any]] = {
     "xop_ftps": {
-        "hook-class-name": "xop.connections.hooks.XopFtpsHook",
+        "hook-class-name": "xop.hooks.XopFtpsHook",
         "hook-name": "XOP FTPS site",
         "conn-fields": {
             "tls": {"label": "Explicit TLS (AUTH TLS)", "schema": _bool(True)},
@@ -45,14 +53,14 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         },
     },
     "xop_sip_trunk": {
-        "hook-class-name": "xop.connections.hooks.XopSipTrunkHook",
+        "hook-class-name": "xop.hooks.XopSipTrunkHook",
         "hook-name": "XOP SIP trunk",
         "conn-fields": {
             "transport": {
                 "label": "Transport",
                 "schema": {"type": ["string", "null"], "enum": ["udp", "tcp", "tls"], "default": "udp"},
             },
-            "domain": {"label": "Request-URI domain (default: the host)", "schema": _STR},
+            "from_domain": {"label": "From domain (default: the local address)", "schema": _STR},
             "ca_file": {"label": "CA bundle for TLS (PEM path)", "schema": _STR},
             "timeout": {"label": "OPTIONS timeout (s)", "schema": _int(5)},
         },
@@ -63,7 +71,7 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         },
     },
     "xop_ami": {
-        "hook-class-name": "xop.connections.hooks.XopAmiHook",
+        "hook-class-name": "xop.hooks.XopAmiHook",
         "hook-name": "XOP Asterisk AMI",
         "conn-fields": {
             "tls": {"label": "AMI over TLS (tlsenable)", "schema": _bool(False)},
@@ -77,7 +85,7 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
         },
     },
     "xop_sysdb": {
-        "hook-class-name": "xop.connections.hooks.XopSystemDbHook",
+        "hook-class-name": "xop.hooks.XopSystemDbHook",
         "hook-name": "XOP system database (PostgreSQL)",
         "conn-fields": {
             "sslmode": {
@@ -99,35 +107,25 @@ CONNECTION_TYPES: dict[str, dict[str, Any]] = {
 }
 
 
-def ui_field_behaviour(conn_type: str) -> dict[str, Any]:
-    """The hook-method form of ``ui-field-behaviour`` (snake_case keys)."""
-    behaviour = CONNECTION_TYPES[conn_type]["ui-field-behaviour"]
+def _version() -> str:
+    try:
+        return version(PACKAGE_NAME)
+    except PackageNotFoundError:  # imported from the source folder, not installed
+        return "0.0.0"
+
+
+def get_provider_info() -> dict[str, Any]:
+    """The ``apache_airflow_provider`` entry point: ``package-name`` must equal the distribution's."""
     return {
-        "hidden_fields": list(behaviour.get("hidden-fields", [])),
-        "relabeling": dict(behaviour.get("relabeling", {})),
-        "placeholders": dict(behaviour.get("placeholders", {})),
+        "package-name": PACKAGE_NAME,
+        "name": "XOP operations pipeline",
+        "description": "Connection types of the XOP pipeline: FTPS site, SIP trunk, Asterisk AMI, "
+        "system database (each with a Test button).",
+        "versions": [_version()],
+        "connection-types": [
+            {"connection-type": conn_type, **spec} for conn_type, spec in CONNECTION_TYPES.items()
+        ],
     }
 
 
-def form_widgets(conn_type: str) -> dict[str, Any]:
-    """The hook-method form of ``conn-fields``: wtforms fields (for UIs built on Flask-AppBuilder).
-
-    Airflow 3.2+ reads ``conn-fields`` from the provider info instead and never calls this; the
-    imports are those of the older UI, which Airflow 3 no longer installs.
-    """
-    from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-    from wtforms import BooleanField, IntegerField, StringField
-
-    widgets: dict[str, Any] = {}
-    for name, spec in CONNECTION_TYPES[conn_type]["conn-fields"].items():
-        kinds = spec["schema"]["type"]
-        label = spec["label"]
-        if "boolean" in kinds:
-            widgets[name] = BooleanField(label, default=spec["schema"].get("default"))
-        elif "integer" in kinds:
-            widgets[name] = IntegerField(
-                label, widget=BS3TextFieldWidget(), default=spec["schema"].get("default")
-            )
-        else:
-            widgets[name] = StringField(label, widget=BS3TextFieldWidget())
-    return widgets
+__all__ = ["CONNECTION_TYPES", "PACKAGE_NAME", "get_provider_info"]
