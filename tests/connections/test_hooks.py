@@ -234,3 +234,15 @@ def test_the_hooks_run_the_trunk_check_s_own_sip_and_ami_clients():
         names = set(vars(module))
         assert not names & {"options_probe", "check_trunk", "login_probe", "_digest", "_Channel"}, module
         assert "socket" not in names and "ssl" not in names, module
+
+
+def test_system_db_test_button_reports_a_wrong_password(password_postgres, monkeypatch):
+    pg = password_postgres
+    fields = dict(conn_type="xop_sysdb", host=pg.host, port=pg.port, login=pg.user, schema=pg.database)
+    good = define(monkeypatch, "xop_sysdb_scram_ok", password=pg.password, **fields)
+    ok, message = XopSystemDbHook(sysdb_conn_id=good).test_connection()
+    assert ok, message
+    bad = define(monkeypatch, "xop_sysdb_scram_bad", password="not-the-db-password-7c", **fields)
+    ok, message = XopSystemDbHook(sysdb_conn_id=bad).test_connection()
+    assert not ok and "password authentication failed" in message
+    assert "not-the-db-password-7c" not in message and pg.password not in message
