@@ -40,9 +40,15 @@ def as_user(client, tokens, name: str) -> None:
     client.headers["Authorization"] = f"Bearer {tokens[name]}"
 
 
+#: i16: the lifecycle actions' dry runs (POST .../<action>/preview) take the action's body.
+PREVIEWED = [a for a in BODIES if a not in ("take", "assign", "unassign")]
+
+
 def test_every_route_that_changes_something_is_covered():
-    posts = {r.path.rsplit("/", 1)[-1] for r in router.routes if "POST" in r.methods}
+    posts = {r.path.removesuffix("/preview").rsplit("/", 1)[-1] for r in router.routes if "POST" in r.methods}
     assert posts == {"tickets", *BODIES}
+    previews = {r.path.split("/")[-2] for r in router.routes if r.path.endswith("/preview")}
+    assert previews == set(PREVIEWED)
 
 
 @pytest.mark.parametrize("role", ["viewer", "user", "op", "admin"])
@@ -60,6 +66,7 @@ def test_a_viewer_changes_nothing_and_is_told_the_missing_permission(client, tok
     as_user(client, tokens, "victor")
     attempts = [(f"{BASE}/tickets", NEW | {"urgency": "critical", "source": "monitoring"})]
     attempts += [(f"{BASE}/tickets/{number}/{action}", body) for action, body in BODIES.items()]
+    attempts += [(f"{BASE}/tickets/{number}/{action}/preview", BODIES[action]) for action in PREVIEWED]
     attempts.append((f"{BASE}/tickets/{number}/escalate", {"to_level": 4}))
     for path, body in attempts:
         for key in (None, "viewer-retry-1"):

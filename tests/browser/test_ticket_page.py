@@ -77,11 +77,11 @@ def test_open_a_ticket_and_watch_its_countdown(server, token, browser):
     wait.until(ec.text_to_be_present_in_element((By.ID, "ticket-clocks"), "met"))
     assert "alice" in browser.find_element(By.ID, "ticket-history").text
 
-    # Refused actions show the API's reason and keep the page usable.
+    # Refused actions show the API's reason beside the form and keep the page usable.
     panel.find_element(By.CSS_SELECTOR, "button[data-action='escalate']").click()
     Select(browser.find_element(By.CSS_SELECTOR, "#action-form select[name='to_level']")).select_by_value("2")
     browser.find_element(By.CSS_SELECTOR, "#action-form button[type='submit']").click()
-    wait.until(ec.text_to_be_present_in_element((By.ID, "message"), "escalation must go up"))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "action-status"), "escalation must go up"))
 
     # A second ticket so the board shows more than one row, then the screenshot.
     browser.find_element(By.ID, "new-ticket").click()

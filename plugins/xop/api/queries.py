@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, or_, select
 
 from xop.core.config import XopConfig
 from xop.sla.standing import clock_standings
@@ -21,8 +21,10 @@ from xop.tickets import search
 from xop.tickets.model import Actor, actions_for
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
-#: Sort keys of the list endpoint: column and direction. ``next_due`` puts tickets without a
-#: running clock last.
+#: Sort keys of the list endpoint: column and direction. ``next_due`` (the sweep's next check)
+#: puts tickets without a running clock last. The default, :data:`URGENT`, is computed in
+#: :func:`urgent_order`.
+URGENT = "urgent"
 SORTS = {
     "next_due": (tickets.c.next_due_at, "asc"),
     "opened_at": (tickets.c.opened_at, "asc"),
@@ -93,24 +95,43 @@ def _where(f: TicketFilter, now: datetime, dialect: str = "postgresql") -> list[
     return cond
 
 
+def urgent_order(now: datetime) -> list[Any]:
+    """The board's "most urgent first": breached tickets first, then by time left, i.e. by the
+    due time of the ticket's soonest running, unpaused clock (the earliest due of a breached
+    ticket first: the longest overdue leads); tickets whose clocks all wait on the customer
+    next, tickets without a running clock last. Due times order time left because time left
+    is business time up to the due time."""
+    mine = ticket_clocks.c.ticket_id == tickets.c.id
+    breached = case((exists().where(mine, _overdue(now)), 0), else_=1)
+    soonest = (
+        select(func.min(ticket_clocks.c.due_at))
+        .where(mine, _running(), ticket_clocks.c.paused_at.is_(None))
+        .scalar_subquery()
+    )
+    waiting = case((exists().where(mine, _running()), 0), else_=1)
+    return [breached, soonest.asc().nulls_last(), waiting, tickets.c.id]
+
+
 def list_tickets(
     conn: Connection,
     cfg: XopConfig,
     f: TicketFilter,
     *,
     now: datetime,
-    sort: str = "next_due",
+    sort: str = URGENT,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
     """One page of tickets (dicts with ``breached`` and ``next_clock``) and the total count."""
     cond = _where(f, now, conn.dialect.name)
     total = conn.execute(select(func.count()).select_from(tickets).where(*cond)).scalar_one()
-    column, direction = SORTS[sort]
-    order = column.asc().nulls_last() if direction == "asc" else column.desc().nulls_last()
-    rows = conn.execute(
-        select(tickets).where(*cond).order_by(order, tickets.c.id).limit(limit).offset(offset)
-    ).all()
+    if sort == URGENT:
+        order = urgent_order(now)
+    else:
+        column, direction = SORTS[sort]
+        key = column.asc() if direction == "asc" else column.desc()
+        order = [key.nulls_last(), tickets.c.id]
+    rows = conn.execute(select(tickets).where(*cond).order_by(*order).limit(limit).offset(offset)).all()
     items = [dict(r._mapping) for r in rows]
     clock_rows = _clock_rows(conn, [t["id"] for t in items], running_only=True)
     standings = clock_standings(cfg, clock_rows, now)

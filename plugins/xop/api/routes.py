@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,6 +16,7 @@ from xop.api.deps import CreatorDep, NowDep, ReaderDep, ServiceDep, StaffDep, Us
 from xop.api.filters import BoardFilter
 from xop.api.schemas import (
     NUMBER_PATTERN,
+    ActionPreview,
     AssignBody,
     BodyText,
     ClassifyBody,
@@ -35,6 +37,7 @@ from xop.core.errors import TicketNotFound
 from xop.tickets import Actor, TicketService, decide
 from xop.tickets.model import ACTIONS, level_of
 from xop.tickets.ownership import colleagues, ownership_actions_for
+from xop.tickets.preview import METHODS as PREVIEWED
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "The body could not be parsed (not UTF-8 JSON)."},
@@ -136,15 +139,20 @@ def customers(svc: ServiceDep, _user: UserDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/tickets", response_model=TicketPage, summary="List tickets, most urgent first")
+@router.get(
+    "/tickets",
+    response_model=TicketPage,
+    summary="List tickets, most urgent first: breached first, then by time left",
+)
 def list_tickets(
     svc: ServiceDep,
     _user: UserDep,
     now: NowDep,
     f: BoardFilter,
     sort: Annotated[
-        Literal["next_due", "opened_at", "-opened_at", "updated_at", "-updated_at"], Query()
-    ] = "next_due",
+        Literal["urgent", "next_due", "opened_at", "-opened_at", "updated_at", "-updated_at"],
+        Query(description="`urgent`: breached first, then by time left; `next_due`: the sweep's next check."),
+    ] = "urgent",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> TicketPage:
@@ -190,8 +198,10 @@ def open_ticket(
     return _post(request, svc, actor=actor, key=key, body=body.model_dump(), now=now, act=act, created=True)
 
 
-def _action(name: str, summary: str, body_model: type, call: Callable[..., Any]) -> None:
-    """Register ``POST /tickets/{number}/<name>`` calling ``call(svc, number, body, actor, now)``."""
+def _action(name: str, summary: str, body_model: type, method: str, args: Callable[[Any], dict]) -> None:
+    """Register ``POST /tickets/{number}/<name>`` calling ``svc.<method>(number, actor=, now=,
+    **args(body))``, and for the lifecycle actions its dry run ``POST .../<name>/preview`` (the
+    same body and checks, nothing written: :mod:`xop.tickets.preview`)."""
 
     def endpoint(
         request: Request,
@@ -203,7 +213,7 @@ def _action(name: str, summary: str, body_model: type, call: Callable[..., Any])
         key: IdemKey = None,
     ) -> JSONResponse:
         def act() -> str:
-            return call(svc, number, body, actor, now).number
+            return getattr(svc, method)(number, actor=actor, now=now, **args(body)).number
 
         return _post(request, svc, actor=actor, key=key, body=body.model_dump(), now=now, act=act)
 
@@ -218,93 +228,87 @@ def _action(name: str, summary: str, body_model: type, call: Callable[..., Any])
         responses=_ACTION_ERRORS,
         name=f"{name}_ticket",
     )
+    if name not in PREVIEWED:
+        return
+
+    def preview(
+        number: Number,
+        body: body_model,  # type: ignore[valid-type]
+        svc: ServiceDep,
+        actor: StaffDep,
+        now: NowDep,
+    ) -> dict[str, Any]:
+        done = svc.dry_run(name, number, actor=actor, now=now, **args(body))
+        return ActionPreview.model_validate(asdict(done)).model_dump(mode="json")
+
+    preview.__annotations__["body"] = body_model
+    preview.__name__ = f"preview_{name}_ticket"
+    router.add_api_route(
+        f"/tickets/{{number}}/{name}/preview",
+        preview,
+        methods=["POST"],
+        response_model=ActionPreview,
+        summary=f"Dry run of {name}: who would be emailed, which clocks would stop or start",
+        responses=_ACTION_ERRORS,
+        name=f"preview_{name}_ticket",
+    )
 
 
 _action(
     "respond",
     "Public reply by the owning level (meets its response clock)",
     BodyText,
-    lambda s, n, b, a, now: s.respond(n, actor=a, body=b.body, now=now),
+    "respond",
+    lambda b: {"body": b.body},
 )
-_action(
-    "note",
-    "Internal note (history only)",
-    BodyText,
-    lambda s, n, b, a, now: s.note(n, actor=a, body=b.body, now=now),
-)
+_action("note", "Internal note (history only)", BodyText, "note", lambda b: {"body": b.body})
 _action(
     "classify",
     "Set or change the urgency",
     ClassifyBody,
-    lambda s, n, b, a, now: s.classify(n, urgency=b.urgency, reason=b.reason, actor=a, now=now),
+    "classify",
+    lambda b: {"urgency": b.urgency, "reason": b.reason},
 )
 _action(
     "escalate",
     "Escalate to the next (or a given) level",
     EscalateBody,
-    lambda s, n, b, a, now: s.escalate(n, to_level=b.to_level, reason=b.reason, actor=a, now=now),
+    "escalate",
+    lambda b: {"to_level": b.to_level, "reason": b.reason},
 )
-_action(
-    "pause",
-    "Wait on the customer: clocks pause",
-    ReasonBody,
-    lambda s, n, b, a, now: s.pause(n, reason=b.reason, actor=a, now=now),
-)
-_action(
-    "resume",
-    "The customer answered: clocks run again",
-    EmptyBody,
-    lambda s, n, b, a, now: s.resume(n, actor=a, now=now),
-)
+_action("pause", "Wait on the customer: clocks pause", ReasonBody, "pause", lambda b: {"reason": b.reason})
+_action("resume", "The customer answered: clocks run again", EmptyBody, "resume", lambda b: {})
 _action(
     "recover",
     "Service restored (meets recovery, starts the RCA clock at L3+)",
     OptionalBodyText,
-    lambda s, n, b, a, now: s.recover(n, body=b.body, actor=a, now=now),
+    "recover",
+    lambda b: {"body": b.body},
 )
 _action(
     "rca",
     "Send the root cause analysis",
     RcaBody,
-    lambda s, n, b, a, now: s.send_rca(
-        n, cause=b.cause, extent=b.extent, actions=b.actions, plan=b.plan, actor=a, now=now
-    ),
+    "send_rca",
+    lambda b: {"cause": b.cause, "extent": b.extent, "actions": b.actions, "plan": b.plan},
 )
-_action(
-    "resolve",
-    "Permanent fix delivered",
-    BodyText,
-    lambda s, n, b, a, now: s.resolve(n, body=b.body, actor=a, now=now),
-)
-_action(
-    "close",
-    "Close with a closing report",
-    CloseBody,
-    lambda s, n, b, a, now: s.close(n, report=b.report, actor=a, now=now),
-)
+_action("resolve", "Permanent fix delivered", BodyText, "resolve", lambda b: {"body": b.body})
+_action("close", "Close with a closing report", CloseBody, "close", lambda b: {"report": b.report})
 _action(
     "reopen",
     "Reopen a resolved or closed ticket",
     RequiredReasonBody,
-    lambda s, n, b, a, now: s.reopen(n, reason=b.reason, actor=a, now=now),
+    "reopen",
+    lambda b: {"reason": b.reason},
 )
 
 # i16: ticket owners (xop.tickets.ownership)
-_action(
-    "take",
-    "Take the ticket (assign it to me)",
-    EmptyBody,
-    lambda s, n, b, a, now: s.take(n, actor=a, now=now),
-)
+_action("take", "Take the ticket (assign it to me)", EmptyBody, "take", lambda b: {})
 _action(
     "assign",
     "Assign the ticket to a staff user of the owning level",
     AssignBody,
-    lambda s, n, b, a, now: s.assign(n, to=b.to, actor=a, now=now),
+    "assign",
+    lambda b: {"to": b.to},
 )
-_action(
-    "unassign",
-    "Nobody owns the ticket any more",
-    EmptyBody,
-    lambda s, n, b, a, now: s.unassign(n, actor=a, now=now),
-)
+_action("unassign", "Nobody owns the ticket any more", EmptyBody, "unassign", lambda b: {})

@@ -177,6 +177,36 @@ class TicketDetail(TicketSummary):
     )
 
 
+class ClockChange(BaseModel):
+    name: ClockName
+    label: str
+    cycle: int
+    change: Literal["starts", "starts paused", "met", "stops", "pauses", "resumes", "retargeted"]
+    due_at: datetime | None
+    was_due_at: datetime | None
+
+
+class EmailPreview(BaseModel):
+    recipient: str
+    audience: Literal["customer", "internal"]
+    kind: str
+    subject: str
+
+
+class ActionPreview(BaseModel):
+    """What an action would do, from a dry run of the action itself (nothing written)."""
+
+    action: str
+    number: str
+    state_before: State
+    state_after: State
+    level_before: str
+    level_after: str
+    owner: str | None
+    clocks: list[ClockChange] = Field(description="Each clock the action starts, meets, stops, pauses...")
+    emails: list[EmailPreview] = Field(description="Every email the action would queue, with its recipient.")
+
+
 class TicketPage(BaseModel):
     total: int
     limit: int

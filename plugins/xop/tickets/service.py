@@ -31,13 +31,14 @@ from xop.tickets.model import ALL_CLOCKS, LEVEL_LABELS, Actor, Decision, actions
 from xop.tickets.monitoring import MonitoringEntryPoints
 from xop.tickets.notices import local_time, notify, sla_targets
 from xop.tickets.ownership import OwnershipActions  # i16: take / assign / unassign
+from xop.tickets.preview import DryRun  # i16: what an action would do (the page's confirmation)
 from xop.tickets.records import Ticket, format_number
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
 __all__ = ["Ticket", "TicketService", "format_number"]
 
 
-class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions):
+class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, DryRun):
     """Lifecycle operations on tickets in the XOP database."""
 
     def __init__(self, engine: Engine, config: XopConfig) -> None:

@@ -278,7 +278,10 @@ async function openTicket(number, { focus = true } = {}) {
     say(e.message, true);
     return;
   }
-  if (t.number !== current) $("#action-form").hidden = true; // a form belongs to one ticket
+  if (t.number !== current) { // a form and its outcome belong to one ticket
+    $("#action-form").hidden = true;
+    outcome("");
+  }
   current = t.number;
   loadedAt = performance.now();
   history.replaceState(null, "", `#${t.number}`);
@@ -336,6 +339,7 @@ function closeTicket() {
 
 function showAction(name) {
   const spec = ACTIONS[name];
+  outcome("");
   const form = $("#action-form");
   form.dataset.action = name;
   form.dataset.key = newKey();
@@ -356,23 +360,107 @@ function showAction(name) {
   (form.querySelector("input, textarea, select") || form.querySelector("button[type=submit]")).focus();
 }
 
-async function submitAction(ev) {
-  ev.preventDefault();
-  const form = ev.target;
-  const name = form.dataset.action;
+// Consequential actions: the page shows what the action will do (from the API's dry run of the
+// action itself: who is emailed, which clocks stop or start) and asks before doing it.
+const CONFIRM = new Set(["close", "resolve", "escalate", "reopen"]);
+const CHANGE_WORDS = {
+  starts: "starts", "starts paused": "starts, paused (waiting on the customer)", met: "is met",
+  stops: "stops", pauses: "pauses", resumes: "resumes", retargeted: "gets a new target",
+};
+
+function outcome(text, isError = false) {
+  // The outcome of an action, shown (and announced: aria-live) where the action was taken.
+  const box = $("#action-status");
+  box.textContent = text;
+  box.classList.toggle("error", isError);
+}
+
+function formBody(form) {
   const body = {};
   for (const [k, v] of new FormData(form)) {
     if (k === "to_level") { if (v) body[k] = Number(v); } else body[k] = v;
   }
+  return body;
+}
+
+function previewParts(p) {
+  const parts = [];
+  if (p.state_before !== p.state_after) {
+    parts.push(el("p", {}, `State: ${STATE_LABELS[p.state_before]} → ${STATE_LABELS[p.state_after]}`));
+  }
+  if (p.level_before !== p.level_after) parts.push(el("p", {}, `Level: ${p.level_before} → ${p.level_after}`));
+  parts.push(el("h3", {}, "Emails sent"));
+  parts.push(p.emails.length
+    ? el("ul", { id: "confirm-emails" }, p.emails.map((e) => el("li", {},
+      el("strong", {}, e.recipient), ` (${e.audience === "customer" ? "customer" : "XOP"}): ${e.subject}`)))
+    : el("p", { id: "confirm-emails" }, "Nobody is emailed."));
+  parts.push(el("h3", {}, "SLA clocks"));
+  parts.push(p.clocks.length
+    ? el("ul", { id: "confirm-clocks" }, p.clocks.map((c) => el("li", {},
+      `${CLOCK_LABELS[c.name] || c.label}${c.cycle ? ` (reopen ${c.cycle})` : ""} ${CHANGE_WORDS[c.change] || c.change}`,
+      ["starts", "retargeted", "resumes"].includes(c.change) && c.due_at ? `: due ${fmtTime(c.due_at)}` : "")))
+    : el("p", { id: "confirm-clocks" }, "No clock starts or stops."));
+  return parts;
+}
+
+function confirmAction(name, preview) {
+  // A modal dialog: the rest of the page is inert, Tab stays inside, Esc or Cancel says no.
+  const dlg = $("#confirm-dialog");
+  const label = ACTIONS[name].label;
+  $("#confirm-title").textContent = `${label} ${preview.number}?`;
+  $("#confirm-body").replaceChildren(...previewParts(preview));
+  $("#confirm-ok").textContent = `Yes: ${label.toLowerCase()}`;
+  dlg.returnValue = "";
+  dlg.showModal();
+  $("#confirm-cancel").focus(); // the safe choice has the focus; Enter on it does nothing harmful
+  return new Promise((resolve) => {
+    dlg.addEventListener("close", () => resolve(dlg.returnValue === "confirm"), { once: true });
+  });
+}
+
+function trapFocus(ev) {
+  if (ev.key !== "Tab") return;
+  const items = [...ev.currentTarget.querySelectorAll("button, [href], input, select, textarea")]
+    .filter((n) => !n.disabled);
+  if (!items.length) return;
+  const first = items[0];
+  const last = items[items.length - 1];
+  if (ev.shiftKey && document.activeElement === first) { ev.preventDefault(); last.focus(); }
+  else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
+}
+
+async function submitAction(ev) {
+  ev.preventDefault();
+  const form = ev.target;
+  const name = form.dataset.action;
+  const label = ACTIONS[name].label;
+  const number = current;
+  const body = formBody(form);
+  const path = `tickets/${encodeURIComponent(number)}/${name}`;
+  outcome("");
+  if (CONFIRM.has(name)) {
+    let preview;
+    try {
+      preview = await api(`${path}/preview`, { method: "POST", body });
+    } catch (e) {
+      outcome(`${label} refused: ${e.message}`, true);
+      return;
+    }
+    if (!(await confirmAction(name, preview))) {
+      outcome(`${label} not done: cancelled, nothing changed.`);
+      form.querySelector("button[type=submit]").focus();
+      return;
+    }
+  }
   try {
-    await api(`tickets/${encodeURIComponent(current)}/${name}`, { method: "POST", body, key: form.dataset.key });
+    await api(path, { method: "POST", body, key: form.dataset.key });
   } catch (e) {
-    say(`${ACTIONS[name].label} refused: ${e.message}`, true);
+    outcome(`${label} refused: ${e.message}`, true);
     return;
   }
   form.hidden = true;
-  say(`${ACTIONS[name].label}: done on ${current}.`);
-  await Promise.all([openTicket(current, { focus: false }), loadBoard()]);
+  outcome(`${label}: done on ${number}.`);
+  await Promise.all([openTicket(number, { focus: false }), loadBoard()]);
   $("#ticket").focus();
 }
 
@@ -480,6 +568,8 @@ async function start() {
   $("#close-ticket").addEventListener("click", closeTicket);
   $("#action-form").addEventListener("submit", submitAction);
   $("#action-cancel").addEventListener("click", () => { $("#action-form").hidden = true; });
+  $("#confirm-cancel").addEventListener("click", () => $("#confirm-dialog").close(""));
+  $("#confirm-dialog").addEventListener("keydown", trapFocus);
   document.addEventListener("keydown", (ev) => {
     const typing = ev.target.closest("input, textarea, select, dialog");
     if (ev.key === "Escape" && !typing && current) closeTicket();
