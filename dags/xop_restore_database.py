@@ -1,9 +1,12 @@
 """
 ### XOP restore of a system database (manual only)
 
-Fill in the form: the `system` (its id in the config), the `backup_date` (UTC date, YYYY-MM-DD;
-empty = the newest verified backup), the `target` (`scratch`: a new database
-`<name>_restore_<stamp>` beside the live one; `replace`: then swap it in) and `dry_run`.
+Fill in the form: the `system` (a drop-down of the configured systems with a backup section,
+read from the config when this file is parsed), the `backup_date` (UTC date, YYYY-MM-DD; empty =
+the newest verified backup), the `target` (`scratch`: a new database `<name>_restore_<stamp>`
+beside the live one; `replace`: then swap it in) and `dry_run`. An unknown system or a date
+without a verified backup fails the first task at once, without retry, naming the valid systems
+or the dates that have a backup.
 
 Steps, each logged: the backup's size and SHA-256 against its manifest; restore into a scratch
 database; sanity checks (every table present, row counts equal to the manifest's). For
@@ -16,8 +19,9 @@ database accepts connections whatever moment a process dies; the old one is kept
 `backup.restore_approvers` may answer when the config names them.
 
 Runs started through the REST API without a person at the UI pre-approve with the typed
-`confirmation` `replace <system>`; a wrong one fails at once, without retry. A dry run needs no
-confirmation. One restore per system at a time (an advisory lock on its server).
+`confirmation` `replace <system>`; a wrong one fails at once, without retry. The confirmation
+matters only for a run that will swap (`replace`, not a dry run): a dry run or a `scratch`
+restore needs none and ignores one. One restore per system at a time (an advisory lock on its server).
 
 Manual runs have no logical date: everything comes from the form.
 """
@@ -29,7 +33,9 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from xop.core.formchoices import system_choices
 from xop.tasks.dag_defaults import DEFAULT_ARGS
+from xop.tasks.forms import id_param
 from xop.tasks.restore_approval import (
     APPROVAL_TASK,
     DEFAULT_APPROVAL_TIMEOUT_MINUTES,
@@ -48,15 +54,17 @@ from xop.tasks.restore_approval import (
     tags=["xop", "backup", "restore"],
     doc_md=__doc__,
     params={
-        "system": Param(
-            "", type="string", title="System", description="system id in the config, e.g. acme-conf1"
+        "system": id_param(
+            system_choices("restore"),
+            title="System",
+            description="the system whose database is restored (systems with a backup section)",
         ),
         "backup_date": Param(
             None,
             type=["null", "string"],
             format="date",
             title="Backup date (UTC)",
-            description="empty: the newest verified backup",
+            description="empty: the newest verified backup; a date without one fails, naming those with one",
         ),
         "target": Param(
             "scratch",
@@ -65,12 +73,15 @@ from xop.tasks.restore_approval import (
             title="Target",
             description="scratch: restore beside the live database; replace: swap it in once approved",
         ),
-        "dry_run": Param(True, type="boolean", title="Dry run", description="check and plan only"),
+        "dry_run": Param(
+            True, type="boolean", title="Dry run", description="check and plan only; needs no confirmation"
+        ),
         "confirmation": Param(
             None,
             type=["null", "string"],
-            title="Confirmation (API runs)",
-            description="leave empty to approve in Required Actions; or type: replace <system>",
+            title="Confirmation (API runs that replace)",
+            description="only for a replace that is not a dry run: leave empty to approve in "
+            "Required Actions, or type: replace <system>",
         ),
         "approval_timeout_minutes": Param(
             DEFAULT_APPROVAL_TIMEOUT_MINUTES,

@@ -26,13 +26,16 @@ Only systems whose customer gave monitoring consent are checked. Trunks, numbers
 accepted codes are config (`customers[].systems[].trunks`, `.ami`); credentials are Airflow
 connections named by `conn_id`.
 
-**Schedule.** Defaults to the config's default `schedules.trunk_check` (09:00, 15:00). Nothing is
-read from the config when this file is parsed: to change the times, set the same list in the
-environment variable `XOP_TRUNK_CHECK_TIMES` (e.g. `08:30,14:30`) for the DAG processor; the probe
-task warns when the config and this schedule disagree.
+**Schedule.** Defaults to the config's default `schedules.trunk_check` (09:00, 15:00). The
+schedule is not read from the config when this file is parsed: to change the times, set the same
+list in the environment variable `XOP_TRUNK_CHECK_TIMES` (e.g. `08:30,14:30`) for the DAG
+processor; the probe task warns when the config and this schedule disagree.
 
-**Manual run.** Trigger with `system` and/or `trunk` to check only those; `now` (ISO 8601 with
-offset) replays a moment for the records and tickets.
+**Manual run.** Trigger with `system` and/or `trunk` to check only those: both are drop-downs of
+the monitored systems and their trunks (the ids are read cheaply from the config's YAML when this
+file is parsed). A system or trunk the check does not cover fails the probe task at once, without
+retry, naming the valid ids. `now` (ISO 8601 with offset) replays a moment for the records and
+tickets.
 """
 
 from __future__ import annotations
@@ -42,9 +45,11 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from xop.core.formchoices import system_choices, trunk_choices
 from xop.core.schedule import timetable
 from xop.tasks.dag_defaults import DEFAULT_ARGS
 from xop.tasks.deadlines import trunk_check_deadline
+from xop.tasks.forms import id_param
 
 
 @dag(
@@ -59,8 +64,18 @@ from xop.tasks.deadlines import trunk_check_deadline
     tags=["xop", "monitoring", "trunks"],
     doc_md=__doc__,
     params={
-        "system": Param(None, type=["null", "string"], description="check only this system (id)"),
-        "trunk": Param(None, type=["null", "string"], description="check only this trunk (id)"),
+        "system": id_param(
+            system_choices("trunk_check"),
+            title="System",
+            description="check only this system (monitored systems with trunks)",
+            optional="every monitored system",
+        ),
+        "trunk": id_param(
+            trunk_choices(),
+            title="Trunk",
+            description="check only this trunk",
+            optional="every trunk",
+        ),
         "now": Param(None, type=["null", "string"], description="record at this instant (ISO 8601)"),
     },
 )

@@ -115,14 +115,25 @@ def run_dag(airflow_db):
 
     Usage: ``run_dag("xop_sla_sweep", now="2026-12-01T15:00:00+00:00")`` (keywords = run conf).
     Set the connections the DAG needs first (``AIRFLOW_CONN_XOP_DB`` ... via monkeypatch.setenv).
+    The DAG's file is parsed again when ``XOP_CONFIG`` (or its file) changed since, as the DAG
+    processor would: the manual-run forms offer the configured ids.
     """
     from airflow.dag_processing.dagbag import DagBag
 
-    bag = DagBag(str(REPO / "dags"))
-    assert not bag.import_errors, bag.import_errors
+    parsed: dict[tuple, object] = {}
 
     def run(dag_id: str, **conf):
-        return bag.get_dag(dag_id).test(run_conf=conf or None)
+        config = os.environ.get("XOP_CONFIG", "")
+        try:
+            stamp = Path(config).stat().st_mtime_ns if config else None
+        except OSError:
+            stamp = None
+        key = (dag_id, config, stamp)
+        if key not in parsed:
+            bag = DagBag(str(REPO / "dags" / f"{dag_id}.py"))
+            assert not bag.import_errors, bag.import_errors
+            parsed[key] = bag.get_dag(dag_id)
+        return parsed[key].test(run_conf=conf or None)
 
     return run
 

@@ -25,7 +25,6 @@ from tests.backup.conftest import admin, table_fingerprints
 from tests.conftest import outbox_rows
 from tests.publish.conftest import pyftpdlib_tls, tls_cert  # noqa: F401 - fixtures used below
 from xop.backup import BackupSpec, take_backup
-from xop.core.errors import BackupError, ConfigError
 from xop.tasks.restore import find_backup
 
 REPO = Path(__file__).resolve().parents[2]
@@ -65,7 +64,13 @@ def dag_setup(system_db, pyftpdlib_tls, tmp_path: Path, monkeypatch) -> dict:  #
                             "conn_id": system_db.conn_id,
                             "directory": str(backups),
                         },
-                    }
+                    },
+                    {"id": "acme-edge", "name": "Acme edge router"},  # no backup: not offered
+                    {
+                        "id": "acme-spare",
+                        "name": "Acme spare bridge",
+                        "backup": {"kind": "postgres", "conn_id": "acme_spare_db", "directory": str(backups)},
+                    },
                 ],
             }
         ],
@@ -142,13 +147,64 @@ def test_restore_form_is_checked_before_anything_happens(dag_setup: dict) -> Non
     base = {"system": "acme-conf1", "target": "replace", "dry_run": False}
     with pytest.raises(AirflowFailException, match=r"needs the confirmation 'replace acme-conf1'"):
         find_backup({**base, "confirmation": "yes please"})  # a person's refusal: never retried
-    with pytest.raises(BackupError, match=r"taken on 2026-11-01 \(UTC\); backups exist for \['2026-11-25'\]"):
+    with pytest.raises(
+        AirflowFailException,
+        match=r"^params.backup_date: no verified backup of 'acme-conf1' .* taken on 2026-11-01 \(UTC\); "
+        r"verified backups exist for 2026-11-25 \(UTC\)$",
+    ):
         find_backup({**base, "confirmation": "replace acme-conf1", "backup_date": "2026-11-01"})
-    with pytest.raises(ConfigError, match="backup_date: expected YYYY-MM-DD"):
+    with pytest.raises(
+        AirflowFailException, match=r"^params\.backup_date: expected YYYY-MM-DD, got '25/11/2026'"
+    ):
         find_backup({**base, "dry_run": True, "backup_date": "25/11/2026"})
+    with pytest.raises(
+        AirflowFailException,
+        match=r"^params.system: 'acme-conf9' is not a system with a backup section in the configuration; "
+        r"valid: acme-conf1, acme-spare$",
+    ):
+        find_backup({**base, "system": "acme-conf9"})
+    with pytest.raises(
+        AirflowFailException, match=r"^params.system: 'acme-edge' is not .* \(it has no backup section\)"
+    ):
+        find_backup({**base, "system": "acme-edge"})
+    with pytest.raises(AirflowFailException, match=r"^params.system: nothing is not .*; valid: acme-conf1"):
+        find_backup({"target": "scratch"})
+    with pytest.raises(
+        AirflowFailException,
+        match=r"^params.system: no verified backup of 'acme-spare' .*; there is none yet$",
+    ):
+        find_backup({"system": "acme-spare"})
     chosen = find_backup({"system": "acme-conf1"})
     assert chosen["target"] == "scratch" and chosen["dry_run"] is True
     assert chosen["manifest"] == str(dag_setup["manifest"].manifest_path)
+    # The confirmation counts only for a run that will swap: a dry run or a scratch restore
+    # ignores a wrong one instead of refusing.
+    for ignored in ({"dry_run": True}, {"target": "scratch"}):
+        chosen = find_backup({**base, **ignored, "confirmation": "yes please"})
+        assert chosen["preapproved"] is False
+
+
+def test_the_restore_form_offers_the_systems_with_a_backup(airflow_db, dag_setup: dict) -> None:
+    """Parsed with this config, the form's system field is a drop-down of the systems with a
+    backup section (labelled), and Airflow refuses any other id before a run exists."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    dag = DagBag(str(REPO / "dags" / "xop_restore_database.py")).get_dag("xop_restore_database")
+    system = dag.params.get_param("system")
+    assert system.schema["enum"] == ["acme-conf1", "acme-spare"]
+    assert system.schema["values_display"] == {
+        "acme-conf1": "acme-conf1 · Acme bridge 1 (Acme Conferencing)",
+        "acme-spare": "acme-spare · Acme spare bridge (Acme Conferencing)",
+    }
+    assert system.resolve("acme-conf1") == "acme-conf1"
+    with pytest.raises(
+        ParamValidationError, match=r"'acme-edge' is not one of \['acme-conf1', 'acme-spare'\]"
+    ):
+        system.resolve("acme-edge")
+    for name in ("dry_run", "confirmation", "target", "backup_date"):  # the rest of the form as before
+        assert name in dag.params
+    assert dag.params.get_param("confirmation").resolve(None) is None  # never required by the form
 
 
 def _states(dr) -> dict[str, tuple[str, int]]:
@@ -167,6 +223,14 @@ def test_a_wrong_confirmation_fails_once_and_changes_nothing(run_dag, dag_setup:
     )
     assert dr.state == "failed"
     assert _states(dr)["choose_backup"] == ("failed", 1)  # not retried
+    assert databases_like(system_db.name) == before
+
+
+def test_a_date_without_a_backup_fails_once_and_changes_nothing(run_dag, dag_setup: dict, system_db) -> None:
+    before = databases_like(system_db.name)
+    dr = run_dag("xop_restore_database", system="acme-conf1", backup_date="2026-11-01", dry_run=False)
+    assert dr.state == "failed"
+    assert _states(dr)["choose_backup"] == ("failed", 1)  # not retried: the form is wrong
     assert databases_like(system_db.name) == before
 
 

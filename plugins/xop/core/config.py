@@ -11,15 +11,13 @@ Errors name the field to fix and show the bad value, e.g.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,8 +28,10 @@ from pydantic import (
     model_validator,
 )
 
+# The files are found and read (extends chain merged) by config_files; this module validates.
+from xop.core.config_files import DEFAULT_CONFIG, config_path  # noqa: F401 - re-exported
+from xop.core.config_files import read_yaml as _read_yaml
 from xop.core.errors import ConfigError
-from xop.core.paths import CONFIG_DIR
 from xop.core.specs.api import ApiSpec
 from xop.core.specs.audit import AuditSpec, CdrMapping, HealthProbeSpec, check_probe_names
 from xop.core.specs.backup import BackupSpec, PublicationSpec
@@ -46,7 +46,6 @@ from xop.core.specs.staff import StaffSpec
 from xop.core.specs.trunks import AmiSpec, TrunkSpec
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER, ClockName, Urgency
 
-DEFAULT_CONFIG = CONFIG_DIR / "xop.yaml"
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")]
 
 
@@ -324,33 +323,6 @@ class XopConfig(_Strict):
 # -- loading ---------------------------------------------------------------------------------
 
 
-def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], tuple[Path, ...]]:
-    """The merged data of ``path`` and its ``extends:`` chain, and the files it was read from."""
-    if path in seen:
-        raise ConfigError(f"{path}: 'extends' loops back to itself")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist (set XOP_CONFIG to the right path)") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping, got {type(data).__name__}")
-    files: tuple[Path, ...] = (path,)
-    parent = data.pop("extends", None)
-    if parent:
-        base, parents = _read_yaml((path.parent / parent).resolve(), (*seen, path))
-        data, files = _deep_merge(base, data), (path, *parents)
-    return data, files
-
-
 def _format_errors(path: Path, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
@@ -361,10 +333,6 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
         shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
         lines.append(f"  {loc or '<top>'}: {err['msg']}{shown}")
     return f"{path}: invalid configuration:\n" + "\n".join(lines)
-
-
-def config_path() -> Path:
-    return Path(os.environ.get("XOP_CONFIG") or DEFAULT_CONFIG).resolve()
 
 
 def _stamps(files: tuple[Path, ...]) -> tuple[tuple[int, int], ...] | None:

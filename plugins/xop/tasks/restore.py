@@ -1,17 +1,17 @@
 """Task bodies of the restore DAG: check the form, prepare, ask a person, swap, clean up.
 
-``choose_backup`` refuses a wrong typed confirmation without retry (a person's answer does not
-change on a second try); ``prepare_restore`` restores into the scratch database and writes the
-text the approver reads; ``route`` picks the path (nothing more for a dry run or a scratch
-restore, the swap at once when the typed confirmation pre-approved it, else the approval);
-``swap_in`` is the crash-safe swap; ``finish`` (the DAG's teardown) drops the scratch database
-of a replace that was refused, timed out or failed.
+``choose_backup`` checks the form and refuses a wrong system, backup date or typed confirmation
+without retry (a second try reads the same form); ``prepare_restore`` restores into the scratch
+database and writes the text the approver reads; ``route`` picks the path (nothing more for a
+dry run or a scratch restore, the swap at once when the typed confirmation pre-approved it,
+else the approval); ``swap_in`` is the crash-safe swap; ``finish`` (the DAG's teardown) drops
+the scratch database of a replace that was refused, timed out or failed.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,11 @@ from xop.backup.restore import (
     swap_restored,
     was_swapped,
 )
-from xop.core.errors import BackupError, ConfigError
+from xop.core.errors import ConfigError
+from xop.core.formchoices import system_choices
 from xop.core.specs.backup import backup_root
 from xop.tasks import runtime
+from xop.tasks.forms import check_choice, refuse
 from xop.tasks.restore_approval import APPROVAL_TASK, SWAP_TASK
 
 log = logging.getLogger(__name__)
@@ -48,12 +50,21 @@ def _system(system_id: str):
 def find_backup(params: dict[str, Any]) -> dict[str, Any]:
     """Check the restore form and pick the backup; fails before anything is touched.
 
-    A confirmation that is given but wrong fails the task for good (:class:`AirflowFailException`,
-    no retry). An empty one means: ask a person in Airflow before the swap.
+    Every mistake in the form fails the task for good (:class:`AirflowFailException`, no retry:
+    a second try reads the same form) and names the field: a system that is not configured with
+    a backup (the valid ids listed), a malformed date or one without a verified backup (the
+    dates that have one listed), a confirmation that is given but wrong. The confirmation is
+    looked at only when the run will swap (``replace``, not a dry run); empty means: ask a
+    person in Airflow before the swap.
     """
-    system_id = (params.get("system") or "").strip()
-    if not system_id:
-        raise ConfigError("params.system: name the system to restore (its id in the config)")
+    cfg = runtime.config()
+    system_id = check_choice(
+        "system",
+        params.get("system"),
+        system_choices("restore"),
+        what="a system with a backup section in the configuration",
+        why=_why_not(cfg, params.get("system")),
+    )
     target = params.get("target") or "scratch"
     dry_run = bool(params.get("dry_run", True))
     confirmation = (params.get("confirmation") or "").strip()
@@ -64,17 +75,17 @@ def find_backup(params: dict[str, Any]) -> dict[str, Any]:
         except ConfirmationRefused as exc:
             raise AirflowFailException(str(exc)) from exc
         preapproved = True
-    cfg = runtime.config()
     system = _system(system_id)
     root = backup_root(cfg, system)
     on = _parse_date(params.get("backup_date"))
     manifest = latest_verified(root, system=system_id, on=on)
     if manifest is None:
-        available = sorted({m.taken_at.date().isoformat() for m in list_backups(root, system=system_id)})
-        raise BackupError(
+        dates = verified_dates(root, system_id)
+        refuse(
+            "backup_date" if on else "system",
             f"no verified backup of {system_id!r} under {root}"
             + (f" taken on {on.isoformat()} (UTC)" if on else "")
-            + f"; backups exist for {available or 'no date'}"
+            + (f"; verified backups exist for {', '.join(dates)} (UTC)" if dates else "; there is none yet"),
         )
     log.info(
         "restore %s from %s (taken %s, %d bytes, sha256 %s), target %s%s",
@@ -94,6 +105,26 @@ def find_backup(params: dict[str, Any]) -> dict[str, Any]:
         "dry_run": dry_run,
         "preapproved": preapproved,
     }
+
+
+def verified_dates(root: Path, system_id: str) -> list[str]:
+    """UTC dates (ISO) of ``system_id``'s verified backups whose file is there, oldest first."""
+    return sorted(
+        {
+            m.taken_at.astimezone(UTC).date().isoformat()
+            for m in list_backups(root, system=system_id)
+            if m.verified and m.path.is_file()
+        }
+    )
+
+
+def _why_not(cfg: Any, value: Any) -> str:
+    # Says why a configured system is not offered: it exists but has no backup section.
+    try:
+        _, system = cfg.system(str(value or "").strip())
+    except ConfigError:
+        return ""
+    return "it has no backup section" if system.backup is None else ""
 
 
 def prepare(chosen: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
@@ -188,7 +219,7 @@ def _parse_date(value: Any) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ConfigError(f"params.backup_date: expected YYYY-MM-DD, got {value!r}") from None
+        refuse("backup_date", f"expected YYYY-MM-DD, got {value!r}")
 
 
 __all__ = [
@@ -199,4 +230,5 @@ __all__ = [
     "prepare",
     "route",
     "swap",
+    "verified_dates",
 ]

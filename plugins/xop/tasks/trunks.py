@@ -8,8 +8,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from xop.core.errors import ConfigError
+from xop.core.formchoices import system_choices, trunk_choices
 from xop.core.schedule import schedule_mismatch
 from xop.tasks import metrics, runtime
+from xop.tasks.forms import check_choice
 from xop.trunks.credentials import connection_credentials
 from xop.trunks.result import TrunkCheckResult
 from xop.trunks.run import plan_checks, probe, record_and_ticket
@@ -24,6 +27,7 @@ def probe_trunks(
     """Task 1: probe every selected trunk concurrently; log the table; return results for XCom."""
     checked_at = runtime.resolve_now(now)
     config = runtime.config()
+    system, trunk = check_selection(config, system=system, trunk=trunk)
     if warning := schedule_mismatch("xop_trunk_check", config.schedules.trunk_check):
         log.warning(warning)
     plans = plan_checks(config, credentials=connection_credentials, system=system, trunk=trunk)
@@ -33,6 +37,40 @@ def probe_trunks(
     out = [result.to_dict() for result in results]
     metrics.after_trunk_checks(out)
     return out
+
+
+def check_selection(config, *, system: str | None, trunk: str | None) -> tuple[str | None, str | None]:
+    """The form's ``system`` and ``trunk`` (empty: all), each one the check covers; a wrong one
+    fails the task for good, naming the valid ids (:func:`xop.tasks.forms.check_choice`)."""
+    system = (system or "").strip() or None
+    trunk = (trunk or "").strip() or None
+    if system:
+        system = check_choice(
+            "system",
+            system,
+            system_choices("trunk_check"),
+            what="a system the trunk check covers",
+            why=_why_not_checked(config, system),
+        )
+    if trunk:
+        trunk = check_choice(
+            "trunk",
+            trunk,
+            trunk_choices(system),
+            what=f"a trunk of {system!r}" if system else "a trunk of a monitored system",
+        )
+    return system, trunk
+
+
+def _why_not_checked(config, system: str) -> str:
+    # A configured system that is not offered: say which condition it misses.
+    try:
+        customer, spec = config.system(system)
+    except ConfigError:
+        return "not in the configuration"
+    if not customer.monitoring:
+        return f"customer {customer.id!r} has not consented to monitoring"
+    return "it has no trunks or AMI spans to check" if not (spec.trunks or spec.ami) else ""
 
 
 def record_and_ticket_task(results: Sequence[dict], *, now: str | None = None) -> dict[str, object]:
