@@ -64,6 +64,10 @@ def test_known_outcomes(november) -> None:
     # Reclassified minor -> critical at L3: the response counts as critical, met in 1.5 h; the
     # recovery took 9 business hours minus a 2 h pause = 7 h against critical's 6 h.
     assert _clock(acme, "l3_response", "critical")["met"] == 1
+    # ... while its L2 response, stopped by the escalation before the reclassification,
+    # counts under the old urgency.
+    assert _clock(acme, "l2_response", "minor")["skipped"] == 1
+    assert _clock(acme, "l2_response", "critical")["skipped"] == 0
     assert breaches[(numbers["reclassified"], "l3_recovery", 0)].late_seconds == 3600
     assert breaches[(numbers["reclassified"], "l3_recovery", 0)].urgency == "critical"
     # The DST ticket: 1 h on Friday (CDT) + 1 h on Monday (CST) = exactly 2 h: met.

@@ -11,6 +11,8 @@ import pytest
 
 from tests.reports.scenario import AS_OF, build_november, chi
 from xop.api.queries import clock_standings
+from xop.reports.figures import ALL, Month, compute
+from xop.reports.frames import load_frames
 from xop.reports.live import compliance_view, ticket_timeline
 from xop.sla.policy import calendar
 from xop.tickets import TicketService
@@ -119,6 +121,18 @@ def test_compliance_view(november, db_engine, xop_config) -> None:
     }
     by_level = {r["level"]: r for r in view["open_by_level"]}
     assert by_level[3]["total"] == 2  # the missed ticket (escalated) and the reclassified one
+    # The same figures as the report of the month so far (XOP's, every customer).
+    with db_engine.connect() as conn:
+        frames = load_frames(conn, Month.containing(now, "America/Chicago").start, now)
+    report = compute(xop_config, frames, Month.containing(now, "America/Chicago"), as_of=now)[ALL]
+    table = report.by_clock[report.by_clock["urgency"] == "all"].set_index("name")
+    for c in view["clocks"]:
+        row = table.loc[c["name"]]
+        assert [c[k] for k in ("tickets", "met", "met_late", "missed", "skipped")] == [
+            int(row[k]) for k in ("tickets", "met", "met_late", "missed", "skipped")
+        ]
+    in_report = {(b.number, b.name) for b in report.breaches.itertuples()}
+    assert late <= in_report
 
 
 def test_timeline_and_compliance_over_the_api(client, clock, api_engine, xop_config) -> None:
@@ -136,3 +150,22 @@ def test_timeline_and_compliance_over_the_api(client, clock, api_engine, xop_con
     assert r.status_code == 200 and r.json()["month"] == "2026-12"
     client.headers.pop("Authorization")
     assert client.get("/xop/api/compliance").status_code == 401
+
+
+def test_gaps_are_the_calendars_own_when_opening_falls_in_a_dst_gap(xop_config) -> None:
+    """Support hours opening at 02:30, a wall time that does not exist on the spring-forward
+    Sunday: the calendar opens at the transition (03:00 CDT), and so does the gap's end."""
+    from datetime import UTC, datetime
+
+    from xop.reports.timeline import support_gaps
+
+    spec = xop_config.calendar.model_copy(update={"opens": "02:30", "weekdays": (0, 1, 2, 3, 4, 5, 6)})
+    cfg = xop_config.model_copy(update={"calendar": spec})
+    cal = calendar(cfg, "business")
+    start, end = datetime(2026, 3, 7, 12, tzinfo=UTC), datetime(2026, 3, 9, 12, tzinfo=UTC)
+    gaps = support_gaps(cfg, "business", start, end)
+    assert [g[1] for g in gaps][:2] == [chi(2026, 3, 8, 3, 0), chi(2026, 3, 9, 2, 30)]
+    for a, b in gaps:
+        assert cal.elapsed(a, b) == timedelta(0)
+    assert sum((b - a for a, b in gaps), timedelta(0)) + cal.elapsed(start, end) == end - start
+    assert support_gaps(cfg, "24x7", start, end) == []

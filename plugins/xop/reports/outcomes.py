@@ -28,6 +28,8 @@ its earlier clocks under the old urgency and later ones under the new.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -35,7 +37,7 @@ import pandas as pd
 
 from xop.core.config import XopConfig
 from xop.core.vocabulary import CLOCK_NAMES, URGENCY_ORDER
-from xop.reports.tally import codes
+from xop.reports.tally import codes, dense, factorize
 from xop.sla.policy import calendar
 
 #: Level that owns each clock.
@@ -43,7 +45,8 @@ CLOCK_LEVEL = {"l2_response": 2, "l3_response": 3, "l3_recovery": 3, "l3_rca": 3
 STATUSES = ("met", "met_late", "missed", "skipped", "paused", "running")
 #: Outcomes that count towards compliance (met / all three).
 JUDGED = ("met", "met_late", "missed")
-_NAT = np.iinfo(np.int64).min
+NAT = np.iinfo(np.int64).min
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 DT_COLUMNS = ("started_at", "paused_at", "due_at", "met_at", "breached_at", "stopped_at")
 
 
@@ -54,22 +57,111 @@ def _utc(value: datetime) -> pd.Timestamp:
     return ts.tz_convert("UTC").as_unit("ns")
 
 
-def _ns(series: pd.Series) -> np.ndarray:
+def as_ns(series: pd.Series) -> np.ndarray:
     """int64 ns of a datetime64[ns, UTC] column (NaT as int64 min)."""
-    return series.dt.tz_convert("UTC").dt.as_unit("ns").array.asi8
+    if series.dtype != _UTC_NS:
+        series = series.dt.tz_convert("UTC").dt.as_unit("ns")
+    return series.array.asi8
 
 
-def business_seconds(cfg: XopConfig, calendars: pd.Series, starts: pd.Series, ends: pd.Series) -> np.ndarray:
-    """Whole business seconds between ``starts`` and ``ends``, each row in its own calendar."""
-    out = np.zeros(len(starts), dtype=np.int64)
-    s_ns, e_ns = _ns(starts), _ns(ends)
-    names = calendars.to_numpy()
-    for name in pd.unique(names):
-        mask = names == name
-        cal = calendar(cfg, str(name))
+def _first_set(*columns: np.ndarray) -> np.ndarray:
+    """Per row, the first of ``columns`` (int64 ns) that is not NaT."""
+    out = columns[-1]
+    for col in reversed(columns[:-1]):
+        out = np.where(col != NAT, col, out)
+    return out
+
+
+def _business_ns(
+    cfg: XopConfig, cal_codes: np.ndarray, cal_names: Sequence, s_ns: np.ndarray, e_ns: np.ndarray
+) -> np.ndarray:
+    """Whole business seconds between int64 ns instants, row ``i`` in ``cal_names[cal_codes[i]]``
+    (a code of -1, an unknown calendar, counts in the policy's default: business)."""
+    out = np.zeros(len(s_ns), dtype=np.int64)
+    present = np.nonzero(np.bincount(cal_codes + 1, minlength=len(cal_names) + 1))[0] - 1
+    for code in present:
+        mask = cal_codes == code if len(present) > 1 else slice(None)
+        cal = calendar(cfg, str(cal_names[code]) if code >= 0 else "business")
         spent = cal.elapsed_many(s_ns[mask].view("datetime64[ns]"), e_ns[mask].view("datetime64[ns]"))
         out[mask] = spent.view(np.int64) // 10**9
     return out
+
+
+def business_seconds(
+    cfg: XopConfig, calendars: pd.Series | str, starts: pd.Series, ends: pd.Series
+) -> np.ndarray:
+    """Whole business seconds between ``starts`` and ``ends``, each row in its own calendar
+    (``calendars``: a column of calendar names, or one name for every row)."""
+    if isinstance(calendars, str):
+        cal_codes, names = np.zeros(len(starts), dtype=np.int64), [calendars]
+    else:
+        cal_codes, names = factorize(calendars)
+    return _business_ns(cfg, cal_codes, names, as_ns(starts), as_ns(ends))
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """How each clock ended, as arrays aligned with the clocks frame's rows."""
+
+    status: np.ndarray  # int8 position in STATUSES
+    used: np.ndarray  # int64 business seconds used
+    late: np.ndarray  # int64 business seconds past target (met late or missed), else 0
+    decided_ns: np.ndarray  # int64 ns (NaT as int64 min while undecided)
+    name: np.ndarray  # int64 position in CLOCK_NAMES
+    urgency: np.ndarray  # int64 position in URGENCY_ORDER
+    customer: np.ndarray  # int64 position in ``customers``
+    customers: np.ndarray  # the distinct customer ids (object)
+
+    @property
+    def level(self) -> np.ndarray:
+        return _LEVEL_OF[np.maximum(self.name, 0)]
+
+
+_LEVEL_OF = np.array([CLOCK_LEVEL.get(n, 0) for n in CLOCK_NAMES], dtype=np.int64)
+
+
+def outcome_arrays(
+    cfg: XopConfig, clocks: pd.DataFrame, urgency_events: pd.DataFrame, as_of: datetime
+) -> Outcomes:
+    """:func:`clock_outcomes` as numpy arrays (what the report's figures group on)."""
+    now = _utc(as_of).value
+    met_ns, stop_ns, pause_ns = (
+        as_ns(clocks["met_at"]),
+        as_ns(clocks["stopped_at"]),
+        as_ns(clocks["paused_at"]),
+    )
+    end_ns = _first_set(met_ns, stop_ns, pause_ns, np.full(len(clocks), now, dtype=np.int64))
+    cal_codes, cal_names = factorize(clocks["calendar"])
+    spent = _business_ns(cfg, cal_codes, cal_names, as_ns(clocks["started_at"]), end_ns)
+    used = np.maximum(spent - clocks["paused_seconds"].to_numpy(dtype=np.int64), 0)
+    target = clocks["target_seconds"].to_numpy(dtype=np.int64)
+    due, brk = as_ns(clocks["due_at"]), as_ns(clocks["breached_at"])
+    met, stopped, breached, paused = met_ns != NAT, stop_ns != NAT, brk != NAT, pause_ns != NAT
+    overdue = breached | ((due != NAT) & (due <= end_ns))
+    code = np.select(
+        [met & (breached | (used > target)), met, overdue, stopped, paused],
+        [STATUSES.index(x) for x in ("met_late", "met", "missed", "skipped", "paused")],
+        default=STATUSES.index("running"),
+    ).astype(np.int8)
+    breach_ns = np.where(breached & (brk < due), brk, due)
+    late = (code == STATUSES.index("met_late")) | (code == STATUSES.index("missed"))
+    decided_ns = np.where(late, breach_ns, NAT)
+    decided_ns = np.where(code == STATUSES.index("met"), met_ns, decided_ns)
+    decided_ns = np.where(code == STATUSES.index("skipped"), stop_ns, decided_ns)
+    cust, customers = factorize(clocks["customer"])
+    urgency = _urgency_at(
+        cfg, clocks, cust, customers, urgency_events, np.where(decided_ns != NAT, decided_ns, end_ns)
+    )
+    return Outcomes(
+        status=code,
+        used=used,
+        late=np.where(late, np.maximum(used - target, 0), 0),
+        decided_ns=decided_ns,
+        name=codes(clocks["name"], CLOCK_NAMES),
+        urgency=urgency,
+        customer=cust,
+        customers=customers,
+    )
 
 
 def clock_outcomes(
@@ -81,7 +173,6 @@ def clock_outcomes(
     ``customer``, ``urgency`` and ``proposed_urgency``. ``urgency_events``: ``ticket_id``, ``at``,
     ``urgency`` (from ``opened``/``classified``/``escalated`` events; may be empty).
     """
-    now = _utc(as_of)
     df = clocks.copy(deep=False)
     if df.empty:
         for col, dtype in (
@@ -97,54 +188,55 @@ def clock_outcomes(
         df["status"] = pd.Categorical([], categories=list(STATUSES))
         df["urgency"] = pd.Categorical([], categories=list(URGENCY_ORDER))
         return df
-    end = df["met_at"].fillna(df["stopped_at"]).fillna(df["paused_at"]).fillna(now)
-    spent = business_seconds(cfg, df["calendar"], df["started_at"], end)
-    used = np.maximum(spent - df["paused_seconds"].to_numpy(dtype=np.int64), 0)
-    target = df["target_seconds"].to_numpy(dtype=np.int64)
-    met = df["met_at"].notna().to_numpy()
-    stopped = df["stopped_at"].notna().to_numpy()
-    breached = df["breached_at"].notna().to_numpy()
-    paused = df["paused_at"].notna().to_numpy()
-    due_passed = (df["due_at"].notna() & (df["due_at"] <= end)).to_numpy()
-    overdue = breached | due_passed
-    code = np.select(
-        [met & (breached | (used > target)), met, overdue, stopped, paused],
-        [STATUSES.index(x) for x in ("met_late", "met", "missed", "skipped", "paused")],
-        default=STATUSES.index("running"),
-    ).astype(np.int8)
-    due, brk = _ns(df["due_at"]), _ns(df["breached_at"])
-    breach_ns = np.where((brk != _NAT) & (brk < due), brk, due)
-    late = (code == STATUSES.index("met_late")) | (code == STATUSES.index("missed"))
-    decided_ns = np.where(late, breach_ns, _NAT)
-    decided_ns = np.where(code == STATUSES.index("met"), _ns(df["met_at"]), decided_ns)
-    decided_ns = np.where(code == STATUSES.index("skipped"), _ns(df["stopped_at"]), decided_ns)
-    decided = pd.Series(
-        pd.DatetimeIndex(decided_ns.view("datetime64[ns]")).tz_localize("UTC"), index=df.index
+    o = outcome_arrays(cfg, clocks, urgency_events, as_of)
+    df["status_code"] = o.status
+    df["status"] = pd.Categorical.from_codes(o.status, categories=list(STATUSES))
+    df["used_seconds"] = o.used
+    df["late_seconds"] = o.late
+    df["decided_at"] = pd.Series(
+        pd.DatetimeIndex(o.decided_ns.view("datetime64[ns]")).tz_localize("UTC"), index=df.index
     )
-    df["status_code"] = code
-    df["status"] = pd.Categorical.from_codes(code, categories=list(STATUSES))
-    df["used_seconds"] = used
-    df["late_seconds"] = np.where(late, np.maximum(used - target, 0), 0)
-    df["decided_at"] = decided
-    df["level"] = np.array([CLOCK_LEVEL.get(n, 0) for n in CLOCK_NAMES], dtype=np.int64)[
-        np.maximum(codes(df["name"], CLOCK_NAMES), 0)
-    ]
-    df["urgency"] = _urgency_at(cfg, df, urgency_events, decided.fillna(end))
+    df["level"] = o.level
+    df["urgency"] = pd.Categorical.from_codes(o.urgency, categories=list(URGENCY_ORDER))
     return df
 
 
-def _urgency_at(cfg: XopConfig, df: pd.DataFrame, events: pd.DataFrame, at: pd.Series) -> pd.Categorical:
-    """The ticket's urgency at ``at`` per row: last urgency event before it, else proposed, else default.
+def _urgency_at(
+    cfg: XopConfig,
+    df: pd.DataFrame,
+    cust: np.ndarray,
+    customers: np.ndarray,
+    events: pd.DataFrame,
+    t: np.ndarray,
+) -> np.ndarray:
+    """The ticket's urgency at ``t`` (int64 ns) per row, as a position in URGENCY_ORDER: the last
+    urgency event before it, else the proposed urgency, else the customer's default.
 
     Urgency events are reduced to the changes (an event repeating the ticket's urgency is
     dropped); a ticket with one change is a lookup, only tickets with several take ``merge_asof``.
     """
     value = np.full(len(df), -1, dtype=np.int64)
-    has = events["urgency"].notna().to_numpy() if not events.empty else np.zeros(0, dtype=bool)
+    e_all = codes(events["urgency"], URGENCY_ORDER) if not events.empty else np.zeros(0, dtype=np.int64)
+    has = e_all >= 0
     if has.any():
         e_tid = events["ticket_id"].to_numpy(dtype=np.int64)[has]
-        e_t = _ns(events["at"])[has]
-        e_u = codes(events["urgency"].to_numpy(dtype=object)[has], URGENCY_ORDER)
+        e_t = as_ns(events["at"])[has]
+        e_u = e_all[has]
+        tid = df["ticket_id"].to_numpy(dtype=np.int64)
+        if len(tid) and dense(e_tid, tid):
+            # Tickets whose urgency events all name one urgency (most): that urgency, from the
+            # first of them on; per-ticket minima and maxima, no sort. The rest below.
+            size = max(int(e_tid.max()), int(tid.max())) + 1
+            lo_u, hi_u = np.full(size, len(URGENCY_ORDER), dtype=np.int64), np.full(size, -1, dtype=np.int64)
+            since = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+            np.minimum.at(lo_u, e_tid, e_u)
+            np.maximum.at(hi_u, e_tid, e_u)
+            np.minimum.at(since, e_tid, e_t)
+            one = lo_u == hi_u
+            hit = one[tid] & (since[tid] <= t)
+            value[hit] = lo_u[tid[hit]]
+            rest = ~one[e_tid]
+            e_tid, e_t, e_u = e_tid[rest], e_t[rest], e_u[rest]
         order = np.lexsort((e_t, e_tid))
         e_tid, e_t, e_u = e_tid[order], e_t[order], e_u[order]
         same = np.zeros(len(e_tid), dtype=bool)
@@ -155,15 +247,12 @@ def _urgency_at(cfg: XopConfig, df: pd.DataFrame, events: pd.DataFrame, at: pd.S
         last = np.ones(len(e_tid), dtype=bool)
         last[:-1] = e_tid[:-1] != e_tid[1:]
         single = first & last
-        tid = df["ticket_id"].to_numpy(dtype=np.int64)
-        t = _ns(at)
-        # One change: the lookup (valid from that event on).
-        pos = np.searchsorted(e_tid[single], tid)
-        pos = np.minimum(pos, max(int(single.sum()) - 1, 0))
-        hit = single.any() & (e_tid[single][pos] == tid) if single.any() else np.zeros(len(tid), dtype=bool)
         if single.any():
-            hit &= e_t[single][pos] <= t
-            value[hit] = e_u[single][pos][hit]
+            # One change: the lookup (valid from that event on).
+            s_tid, s_t, s_u = e_tid[single], e_t[single], e_u[single]
+            pos = np.minimum(np.searchsorted(s_tid, tid), len(s_tid) - 1)
+            hit = (s_tid[pos] == tid) & (s_t[pos] <= t)
+            value[hit] = s_u[pos][hit]
         many_tickets = np.unique(e_tid[~single])
         rows = np.nonzero(np.isin(tid, many_tickets))[0] if len(many_tickets) else np.zeros(0, dtype=np.int64)
         if len(rows):
@@ -174,18 +263,22 @@ def _urgency_at(cfg: XopConfig, df: pd.DataFrame, events: pd.DataFrame, at: pd.S
             right = right.sort_values("t", kind="stable")
             merged = pd.merge_asof(left, right, on="t", by="ticket_id", direction="backward")
             value[merged["row"].to_numpy()] = merged["u"].fillna(-1).to_numpy(dtype=np.int64)
-    proposed = codes(df["proposed_urgency"], URGENCY_ORDER)
-    value = np.where(value >= 0, value, proposed)
-    customers = df["customer"].to_numpy(dtype=object)
-    defaults = {c: URGENCY_ORDER.index(cfg.sla_for(c).default_urgency) for c in pd.unique(customers)}
-    value = np.where(value >= 0, value, _map(customers, defaults))
-    return pd.Categorical.from_codes(value, categories=list(URGENCY_ORDER))
+    value = np.where(value >= 0, value, codes(df["proposed_urgency"], URGENCY_ORDER))
+    defaults = np.array(
+        [URGENCY_ORDER.index(cfg.sla_for(c).default_urgency) for c in customers] + [-1], dtype=np.int64
+    )
+    return np.where(value >= 0, value, defaults[cust])
 
 
-def _map(values: np.ndarray, mapping: dict) -> np.ndarray:
-    found, uniques = pd.factorize(values)
-    lookup = np.array([mapping[u] for u in uniques], dtype=np.int64)
-    return lookup[found]
-
-
-__all__ = ["CLOCK_LEVEL", "DT_COLUMNS", "JUDGED", "STATUSES", "business_seconds", "clock_outcomes"]
+__all__ = [
+    "CLOCK_LEVEL",
+    "DT_COLUMNS",
+    "JUDGED",
+    "NAT",
+    "STATUSES",
+    "Outcomes",
+    "as_ns",
+    "business_seconds",
+    "clock_outcomes",
+    "outcome_arrays",
+]

@@ -15,9 +15,8 @@ The clock facts themselves (start, gaps, due, outcome) are the customer's to see
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from xop.core.config import XopConfig
 from xop.core.vocabulary import CLOCK_LABELS
@@ -57,35 +56,17 @@ def pauses_of(events: Sequence[Mapping[str, Any]]) -> list[tuple[datetime, datet
 def support_gaps(
     cfg: XopConfig, cal_name: str, start: datetime, end: datetime
 ) -> list[tuple[datetime, datetime]]:
-    """Spans inside ``[start, end)`` outside support hours (none for a 24x7 clock)."""
-    if cal_name == "24x7" or end <= start:
-        return []
-    spec = cfg.calendar
-    cal = calendar(cfg, cal_name)
-    tz = ZoneInfo(spec.timezone)
-    opens = time.fromisoformat(spec.opens)
-    closes = time.fromisoformat(spec.closes)
-    intervals: list[tuple[datetime, datetime]] = []
-    day = start.astimezone(tz).date() - timedelta(days=1)
-    last = end.astimezone(tz).date() + timedelta(days=1)
-    while day <= last:  # one ticket's clock: a few dozen days at most
-        if day.weekday() in spec.weekdays and not cal.is_holiday(day):
-            o = datetime.combine(day, opens, tz).astimezone(UTC)
-            c = datetime.combine(day, closes, tz).astimezone(UTC)
-            intervals.append((o, c))
-        day += timedelta(days=1)
+    """Spans inside ``[start, end)`` outside support hours (none for a 24x7 clock): the room
+    between the calendar's own business intervals, so a gap never holds a second that
+    :meth:`~xop.sla.calendar.BusinessCalendar.elapsed` counts (DST changes, holidays)."""
     gaps, cursor = [], start
-    for o, c in intervals:
-        if c <= cursor:
-            continue
-        if o > cursor:
-            gaps.append((cursor, min(o, end)))
-        cursor = max(cursor, c)
-        if cursor >= end:
-            break
+    for a, b in calendar(cfg, cal_name).intervals(start, end):
+        if a > cursor:
+            gaps.append((cursor, a))
+        cursor = max(cursor, b)
     if cursor < end:
         gaps.append((cursor, end))
-    return [(a, b) for a, b in gaps if b > a]
+    return gaps
 
 
 def _status(clock: Mapping[str, Any], used: int, end: datetime) -> str:

@@ -46,6 +46,11 @@ class TwentyFourSeven:
         _instant_ns(instant, "instant")
         return True
 
+    def intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """``[start, end)`` itself: every instant counts."""
+        t0, t1 = _instant_ns(start, "start"), _instant_ns(end, "end")
+        return [(_ns_to_datetime(t0), _ns_to_datetime(t1))] if t1 > t0 else []
+
     def add_many(self, starts: Any, durations: Any) -> Any:
         t, wrap = _instants_in(starts, "starts")
         d = _durations_in(durations, len(t))

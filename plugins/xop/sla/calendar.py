@@ -208,6 +208,22 @@ class BusinessCalendar:
         i = int(np.searchsorted(table.opens, t, side="right")) - 1
         return i >= 0 and t < int(table.closes[i])
 
+    def intervals(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The business intervals overlapping ``[start, end)``, clipped to it (aware UTC), in
+        order: what counts, so everything between them is what does not (nights, weekends,
+        holidays, exactly as :meth:`elapsed` counts them, DST rules included)."""
+        t0, t1 = _instant_ns(start, "start"), _instant_ns(end, "end")
+        if t1 <= t0:
+            return []
+        table = self._covering(t0, t1)
+        first = max(int(np.searchsorted(table.opens, t0, side="right")) - 1, 0)
+        last = int(np.searchsorted(table.opens, t1, side="left"))
+        return [
+            (_ns_to_datetime(max(int(o), t0)), _ns_to_datetime(min(int(c), t1)))
+            for o, c in zip(table.opens[first:last], table.closes[first:last], strict=True)
+            if c > t0 and o < c
+        ]
+
     # ----------------------------------------------------------------- vector API
 
     def add_many(self, starts: Any, durations: Any) -> Any:
