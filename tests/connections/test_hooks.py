@@ -246,3 +246,19 @@ def test_system_db_test_button_reports_a_wrong_password(password_postgres, monke
     ok, message = XopSystemDbHook(sysdb_conn_id=bad).test_connection()
     assert not ok and "password authentication failed" in message
     assert "not-the-db-password-7c" not in message and pg.password not in message
+
+
+def test_sip_test_button_works_from_inside_an_event_loop(sipp, monkeypatch):
+    """A caller that already runs asyncio (a triggerer, a notebook) gets the probe on its own thread."""
+    import asyncio
+
+    far = sipp.get("options_200.xml", "udp")
+    conn_id = define(
+        monkeypatch, "xop_trunk_in_loop", conn_type="xop_sip_trunk", host=far.host, port=far.port
+    )
+
+    async def press() -> tuple[bool, str]:
+        return XopSipTrunkHook(sip_conn_id=conn_id).test_connection()
+
+    ok, message = asyncio.run(press())
+    assert ok, message
