@@ -29,5 +29,8 @@ RUN printf 'apache-airflow==%s\napache-airflow-core==%s\n' "${AIRFLOW_VERSION}" 
     && pip install --no-cache-dir -r /opt/xop/requirements.txt -c /tmp/airflow-version.txt \
     && python -c "import airflow; assert airflow.__version__ == '${AIRFLOW_VERSION}', airflow.__version__"
 COPY --chown=airflow:0 providers/xop-provider-info /opt/xop/providers/xop-provider-info
+# Checked as Airflow sees it, without plugins/ (not mounted at build time); a scratch AIRFLOW_HOME
+# so that no airflow.cfg is baked into the image.
 RUN pip install --no-cache-dir --no-deps /opt/xop/providers/xop-provider-info \
-    && airflow providers get xop-provider-info
+    && home="$(mktemp -d)" && AIRFLOW_HOME="$home" airflow providers get xop-provider-info \
+    && rm -rf "$home" /opt/xop/providers/xop-provider-info/build

@@ -103,3 +103,14 @@ def test_every_type_labels_its_standard_and_extra_fields():
         assert spec["conn-fields"], conn_type
         for name, field in spec["conn-fields"].items():
             assert field["label"] and "null" in field["schema"]["type"], (conn_type, name)
+
+
+def test_the_image_and_make_install_install_the_declaration():
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir --no-deps /opt/xop/providers/xop-provider-info" in dockerfile
+    assert "airflow providers get xop-provider-info" in dockerfile
+    kept = [line[1:] for line in (REPO / ".dockerignore").read_text().splitlines() if line.startswith("!")]
+    for path in ("pyproject.toml", "xop_provider_info/__init__.py"):
+        assert f"providers/xop-provider-info/{path}" in kept, f".dockerignore must let {path} in"
+    makefile = (REPO / "Makefile").read_text()
+    assert "install: $(VENV)/.installed $(VENV)/.provider-info" in makefile
