@@ -68,6 +68,10 @@ def test_sla_report_end_to_end(run_dag, report_setup: dict, maildrop) -> None:
         attachments
     )
     assert "image/png" in {p.get_content_type() for p in acme.walk()}
+    # The PDF is the saved page printed (its title), and the one attached is the saved file.
+    pdf = (folder / "sla-2026-11-acme.pdf").read_bytes()
+    assert b"/Title (SLA compliance 2026-11: Acme Conferencing)" in pdf
+    assert attachments["sla-2026-11-acme.pdf"] == pdf
     # No staff names nor internal notes anywhere in what the customer gets.
     text_parts = [html, acme.get_body(("plain",)).get_content()] + [
         v for k, v in attachments.items() if k.endswith(".csv")
