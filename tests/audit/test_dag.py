@@ -139,6 +139,16 @@ def test_daily_audit_end_to_end(run_dag, audit_setup: dict, maildrop) -> None:
     assert "RED" in message["Subject"] and "2 finding(s)" in message["Subject"]
     html = message.get_body(("html",)).get_content()
     assert tickets[0]["number"] in html and "Acme bridge 1" in html and "Globex" not in html
+    # RED is explained first: the critical finding with its ticket, before any table; the link
+    # is the plain staff URL (internal recipients: no signed portal link).
+    web_ui, dialplan = tickets[0]["number"], tickets[1]["number"]
+    text = message.get_body(("plain",)).get_content()
+    assert text.splitlines()[3] == "Why RED:"
+    first = text.splitlines()[4]
+    assert first.startswith("- [RED] acme-conf1 · critical · web-ui: ") and web_ui in first
+    assert "major · dialplan: " in text.splitlines()[5] and dialplan in text.splitlines()[5]
+    assert html.index('id="reasons"') < html.index(web_ui) < html.index("<table")
+    assert f'href="https://myxop.com/tickets/{web_ui}"' in html and "?k=" not in html
     parts = {p.get_content_type() for p in message.walk()}
     assert "image/png" in parts and "text/csv" in parts
     names = {p.get_filename() for p in message.iter_attachments()}

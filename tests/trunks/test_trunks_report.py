@@ -46,11 +46,12 @@ def test_trunk_lines_and_mos_chart(db_engine: sa.Engine) -> None:
     with db_engine.begin() as conn:
         record_results(conn, rows)
     with db_engine.connect() as conn:
-        quality = trunk_quality(conn, "acme-conf1", end=DAY.end)
+        quality = trunk_quality(conn, "acme-conf1", end=DAY.end, day_start=DAY.start)
         assert trunk_quality(conn, "other-system", end=DAY.end) is None
     assert quality is not None and quality.worst == "degraded"
     main, backup = sorted(quality.lines, key=lambda line: line.trunk != "acme-sip-main")
     assert main.checks == 28 and main.failed == 0  # the runs outside the window do not count
+    assert (main.day_checks, main.day_failed) == (2, 0)  # the last two runs fall in the audited day
     assert main.status == "ok" and main.mos == 4.03 and len(quality.mos["acme-sip-main"]) == 28
     assert backup.status == "degraded" and backup.mos == 3.4
 
@@ -63,7 +64,7 @@ def test_trunk_lines_and_mos_chart(db_engine: sa.Engine) -> None:
     line = "trunk acme-sip-backup: degraded, MOS 3.40, loss 0.5 %, jitter 3.0 ms (28/28 checks passed in 14"
     assert line in report.text
     assert "trunk acme-sip-main: ok, MOS 4.03" in report.text
-    assert '<h3 style="font-size: 14px;">Trunks</h3>' in report.html_file
+    assert ">Trunks</h3>" in report.html_file
     assert "mean MOS 4.17" in report.html_file  # 4.3 down to 4.03 in 28 steps
     [chart] = [image for image in report.images if image.cid.startswith("trunk-mos.acme-conf1.")]
     assert chart.png.startswith(b"\x89PNG") and f"cid:{chart.cid}" in report.html_email

@@ -1,9 +1,19 @@
 """The audit report: one HTML email for all systems, and the same report saved as a file.
 
-Top: one line per system, green / amber / red. Then per system: usage table, calls-per-hour
-chart (PNG; ``cid:`` in the email, a ``data:`` URI in the saved file so it stands alone),
-health findings with their tickets, backup status, and one line per trunk with a 14-day MOS chart
-of the trunk check's test calls. Usage CSVs go as attachments.
+Top, before any table: why the report is red or amber, one line per reason (each finding with
+its ticket, a failed backup, missing usage figures, a trunk that failed or degraded on the day),
+red first; then one short block per system: its light, usage in one line, its backup status and
+its trunk results of the day. Then per system: health findings with their tickets, trunks (with a
+14-day MOS chart of the trunk check's test calls), backup, usage with the calls-per-hour chart
+(PNG; ``cid:`` in the email, a ``data:`` URI in the saved file so it stands alone), and last the
+per-conference table (the longest part, in a box that scrolls sideways on a narrow screen).
+The HTML reads on a phone: a viewport, one column at most 800 px wide, tables of at most four
+narrow columns. Usage CSVs go as attachments.
+
+Ticket links come from ``link`` (:func:`xop.notify.links.staff_ticket_url` in the audit run):
+the report goes to XOP's internal recipients (``audit.recipients`` or
+``support.internal_recipients``) and covers every customer's systems, so it carries the plain
+ticket URL, never a customer's signed portal link.
 Templates: ``include/templates/audit/report.{html,txt}.j2``.
 """
 
@@ -11,11 +21,12 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from xop.audit.days import AuditDay
 from xop.audit.findings import SEVERITY_RANK, Finding, worst
@@ -34,6 +45,16 @@ class BackupStatus:
     ok: bool | None
     summary: str
     details: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One line of "why this colour" at the top of the report."""
+
+    light: Light
+    system: str
+    text: str
+    ticket: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,52 @@ class SystemAudit:
     def problems(self) -> list[Finding]:
         return sorted((f for f in self.findings if f.is_problem), key=lambda f: -SEVERITY_RANK[f.severity])
 
+    def reasons(self, tz: str) -> list[Reason]:
+        """Why this system is not green, one line each, red ones first (times shown in ``tz``)."""
+        out: list[Reason] = []
+        if self.usage_error:
+            out.append(Reason("red", self.system, f"usage figures missing: {self.usage_error}"))
+        for f in self.problems:
+            light: Light = "red" if f.severity == "critical" else "amber"
+            out.append(
+                Reason(
+                    light, self.system, f"{f.severity} · {f.probe}: {f.summary}", self.tickets.get(f.probe)
+                )
+            )
+        if self.backup.ok is False:
+            out.append(Reason("red", self.system, f"backup failed: {self.backup.summary}"))
+        for t in self.trunks.lines if self.trunks else ():
+            if t.status == "ok":
+                continue
+            at = t.checked_at.astimezone(ZoneInfo(tz)).strftime("%H:%M %Z")
+            figures = f"MOS {t.mos:.2f}" if t.mos is not None else ""
+            detail = "; ".join(x for x in (t.error, figures) if x)
+            out.append(
+                Reason(
+                    "red" if t.status == "failed" else "amber",
+                    self.system,
+                    f"trunk {t.trunk} {t.status} at {at}{f': {detail}' if detail else ''} · {_day_checks(t)}",
+                )
+            )
+        return sorted(out, key=lambda r: r.light != "red")
+
+    def backup_line(self) -> str:
+        """The backup status in one line."""
+        if self.backup.ok is None:
+            return f"backup: {self.backup.summary}"
+        return f"backup: {'verified' if self.backup.ok else 'FAILED'} – {self.backup.summary}"
+
+    def trunks_line(self) -> str:
+        """The trunk results of the audited day in one line."""
+        if not self.trunks:
+            return "trunks: none checked"
+        lines = self.trunks.lines
+        counts = {s: sum(1 for t in lines if t.status == s) for s in ("failed", "degraded", "ok")}
+        states = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        runs, failed = sum(t.day_checks for t in lines), sum(t.day_failed for t in lines)
+        day = f"{runs - failed} of {runs} checks passed on the day" if runs else "no check on the day"
+        return f"trunks: {states} (latest checks); {day}"
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready line for ``audit_runs.summary``."""
         return {
@@ -81,6 +148,12 @@ class SystemAudit:
             "usage_error": self.usage_error,
             "trunks": self.trunks.worst if self.trunks else None,
         }
+
+
+def _day_checks(t: Any) -> str:
+    if not t.day_checks:
+        return "no check on the day"
+    return f"{t.day_failed} of {t.day_checks} checks failed on the day"
 
 
 @dataclass(frozen=True)
@@ -141,8 +214,12 @@ def render_report(
     generated_at: datetime,
     subject_prefix: str = "[XOP audit]",
     ticket_url: str = "https://myxop.com/tickets/{number}",
+    link: Callable[[str], str] | None = None,
 ) -> RenderedReport:
-    """Render the report of one run. ``generated_at`` is aware (shown in the audited zone)."""
+    """Render the report of one run. ``generated_at`` is aware (shown in the audited zone).
+
+    ``link`` turns a ticket number into its URL (default: ``ticket_url`` filled in).
+    """
     by_system = {
         s.system: Image(
             cid=f"calls-per-hour.{s.system}.{day.day.isoformat()}@xop-audit", png=calls_per_hour_png(s.usage)
@@ -163,14 +240,18 @@ def render_report(
         f"{subject_prefix} {day.day.isoformat()}: {overall.upper()} – {len(systems)} system(s), "
         f"{problems} finding(s)"
     )
+    reasons = sorted(
+        (reason for s in systems for reason in s.reasons(day.tz)), key=lambda r: r.light != "red"
+    )
     context = {
         "day": day,
         "systems": systems,
+        "reasons": reasons,
         "overall": overall,
         "colours": LIGHT_COLOURS,
         "generated_at": generated_at,
         "subject": subject,
-        "ticket_url": ticket_url,
+        "ticket_link": link or (lambda number: ticket_url.format(number=number)),
     }
     env = environment()
     html = env.get_template("audit/report.html.j2")
@@ -289,6 +370,7 @@ __all__ = [
     "BackupStatus",
     "CsvFile",
     "Image",
+    "Reason",
     "RenderedReport",
     "SystemAudit",
     "calls_per_hour_png",

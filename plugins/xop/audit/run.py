@@ -43,6 +43,7 @@ from xop.core.errors import BackupError, ConfigError, InvalidInput
 from xop.core.paths import REPO_ROOT
 from xop.core.specs.audit import AuditSpec
 from xop.core.specs.backup import backup_root
+from xop.notify.links import staff_ticket_url
 from xop.notify.mime import Attachment, InlineImage
 from xop.notify.outbox import enqueue_rendered
 from xop.tickets import TicketService
@@ -147,7 +148,7 @@ def audit_system(
     _store_findings(ticket_db, plan["audit_run_id"], system.id, findings, tickets, now)
 
     with ticket_db.connect() as conn:  # the trunk check's figures of the last 14 days (issue 19)
-        trunks = trunk_quality(conn, system.id, end=day.end)
+        trunks = trunk_quality(conn, system.id, end=day.end, day_start=day.start)
     audit = SystemAudit(
         system=system.id,
         name=system.name,
@@ -322,7 +323,11 @@ def send_report(
             )
 
     report = render_report(
-        day, systems, generated_at=now, subject_prefix=spec.subject_prefix, ticket_url=cfg.support.ticket_url
+        day,
+        systems,
+        generated_at=now,
+        subject_prefix=spec.subject_prefix,
+        link=lambda number: staff_ticket_url(cfg, number),  # internal recipients: never signed
     )
     path = save_report(report, _run_dir(spec, day.day, plan["run_id"]), f"audit-{day.day.isoformat()}")
     recipients = list(spec.recipients or cfg.support.internal_recipients)

@@ -71,6 +71,12 @@ def serializer(cfg: XopConfig, keys: SigningKeys, salt: str, *, now: datetime) -
     return URLSafeSerializer(keys.verifying(now, grace), salt=salt)
 
 
+def staff_ticket_url(cfg: XopConfig, ticket_number: str) -> str:
+    """The plain URL of a ticket (``support.ticket_url``) for XOP's own people: internal emails
+    and the audit report. Never signed: a signed link is one customer contact's key to the portal."""
+    return cfg.support.ticket_url.format(number=ticket_number)
+
+
 def ticket_link(
     cfg: XopConfig, recipient_email: str, ticket_number: str, *, now: datetime | None = None
 ) -> str:
@@ -81,7 +87,7 @@ def ticket_link(
         log.warning(
             "portal: no signing key configured (%s): emails carry the plain ticket URL", cfg.portal.key_env
         )
-        return cfg.support.ticket_url.format(number=ticket_number)
+        return staff_ticket_url(cfg, ticket_number)
     plain = f"{portal_base(cfg)}/tickets/{quote(ticket_number)}"
     expires = int((now + timedelta(days=cfg.portal.link_days)).timestamp())
     token = serializer(cfg, keys, LINK_SALT, now=now).dumps(

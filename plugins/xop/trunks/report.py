@@ -36,6 +36,8 @@ class TrunkLine:
     checks: int  # runs in the window
     failed: int  # runs with a failed check
     mean_mos: float | None
+    day_checks: int = 0  # runs on the audited day (``trunk_quality``'s ``day_start`` .. ``end``)
+    day_failed: int = 0
 
     @property
     def status(self) -> str:
@@ -88,9 +90,17 @@ class TrunkQuality:
 
 
 def trunk_quality(
-    connection: Connection, system: str, *, end: datetime, days: int = MOS_CHART_DAYS
+    connection: Connection,
+    system: str,
+    *,
+    end: datetime,
+    days: int = MOS_CHART_DAYS,
+    day_start: datetime | None = None,
 ) -> TrunkQuality | None:
-    """The trunk lines of ``system`` for the ``days`` before ``end``; None if no trunk was checked."""
+    """The trunk lines of ``system`` for the ``days`` before ``end``; None if no trunk was checked.
+
+    With ``day_start`` each line also counts the runs from then to ``end`` (the audited day).
+    """
     start = end - timedelta(days=days)
     c = trunk_checks.c
     rows = connection.execute(
@@ -131,6 +141,10 @@ def trunk_quality(
                 error=next((row.error for row in latest if not row.ok and row.error), None),
                 checks=len(runs),
                 failed=sum(not ok for ok in runs.values()),
+                day_checks=sum(1 for at in runs if day_start is not None and at >= day_start),
+                day_failed=sum(
+                    1 for at, ok in runs.items() if day_start is not None and at >= day_start and not ok
+                ),
                 mean_mos=round(sum(mos for _, mos in calls) / len(calls), 2) if calls else None,
             )
         )
