@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from xop.intake.tables import attachments, inbound_messages, notification_bounces
+from xop.intake.tables import inbound_messages, notification_bounces
 from xop.notify.tables import notifications
-from xop.tickets.tables import ticket_events, tickets
+from xop.tickets.tables import attachments, ticket_events, tickets
 
 
 def rows(engine: sa.Engine, table: sa.Table, *where) -> list[dict]:

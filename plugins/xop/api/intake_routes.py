@@ -21,8 +21,9 @@ from xop.api.deps import ActorDep, NowDep, ServiceDep, UserDep
 from xop.api.routes import ERRORS
 from xop.api.schemas import NUMBER_PATTERN
 from xop.core.errors import InvalidInput, TicketNotFound
-from xop.intake import quarantine, store
+from xop.intake import quarantine
 from xop.intake.tables import OUTCOMES
+from xop.tickets.attachments import content_disposition, read
 
 router = APIRouter(prefix="/api", tags=["mail intake"], responses=ERRORS)
 
@@ -121,16 +122,15 @@ def ticket_mail(
 def attachment(
     attachment_id: Annotated[int, Path(ge=1, le=MAX_ID)], svc: ServiceDep, _user: UserDep
 ) -> Response:
-    found = store.read_attachment(svc.engine, svc.cfg, attachment_id)
+    found = read(svc.engine, svc.cfg, attachment_id)
     if found is None:
         raise TicketNotFound(f"no attachment {attachment_id}")
     meta, data = found
-    name = meta["filename"].replace('"', "'")
     return Response(
         data,
         media_type="application/octet-stream",  # never rendered by the browser as the sender typed it
         headers={
-            "Content-Disposition": f'attachment; filename="{name.encode("ascii", "replace").decode()}"',
+            "Content-Disposition": content_disposition(meta["filename"]),
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "sandbox",
             "X-Checksum-SHA256": meta["sha256"],

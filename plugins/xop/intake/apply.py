@@ -18,8 +18,6 @@ Only after the commit may the caller move the message out of the inbox.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,11 +28,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from xop.core.config import XopConfig
 from xop.core.errors import TicketError
-from xop.intake import store
 from xop.intake.parse import Parsed, parse
 from xop.intake.steps import Context, Decision, decide
 from xop.intake.tables import inbound_messages, notification_bounces
-from xop.tickets import Actor, TicketService
+from xop.tickets import Actor, TicketService, attachments
+from xop.tickets.service import service_on
 from xop.tickets.tables import ticket_events
 
 log = logging.getLogger(__name__)
@@ -45,30 +43,6 @@ BODY_MAX = 20000
 
 def customer_actor(address: str | None) -> Actor:
     return Actor.customer(address or "unknown sender")
-
-
-class _OneConnection:
-    """An engine-shaped view of one open connection: the ticket service's transactions become
-    savepoints of the intake's transaction, so the service's writes commit with the record."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self.dialect = conn.dialect
-        self.url = conn.engine.url
-
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        with self._conn.begin_nested():
-            yield self._conn
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        yield self._conn
-
-
-def service_on(conn: Connection, cfg: XopConfig) -> TicketService:
-    """A ticket service whose every action runs inside ``conn``'s transaction."""
-    return TicketService(_OneConnection(conn), cfg)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -238,11 +212,11 @@ def _act(
     except TicketError as exc:
         return {"outcome": "quarantined", "reason": f"the ticket service refused it: {exc}"}
     event_id = first_event_after(conn, ticket.id, before)
-    stored = store.save_parts(
+    stored = attachments.save(
         conn, cfg, msg.parts, inbound_id=inbound_id, ticket_id=ticket.id, event_id=event_id, now=now
     )
     if stored:
-        reason += f"; {stored} attachment(s)"
+        reason += f"; {len(stored)} attachment(s)"
     return {
         "outcome": outcome,
         "reason": reason,

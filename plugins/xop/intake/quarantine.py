@@ -16,19 +16,19 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from xop.core.config import XopConfig
 from xop.core.errors import InvalidInput, InvalidTransition, TicketNotFound
-from xop.intake import store
 from xop.intake.apply import (
     BODY_MAX,
     clip,
     customer_actor,
     first_event_after,
     newest_event,
-    service_on,
     ticket_subject,
 )
 from xop.intake.parse import parse
 from xop.intake.tables import inbound_messages, notification_bounces
 from xop.notify.tables import notifications
+from xop.tickets import attachments
+from xop.tickets.service import service_on
 from xop.tickets.tables import tickets
 
 _LISTED = [c for c in inbound_messages.c if c.name != "raw"]
@@ -135,7 +135,7 @@ def accept(
             )
             done = f"accepted by {staff}: opened {t.number}"
         event_id = first_event_after(conn, t.id, before)
-        store.save_parts(
+        attachments.save(
             conn, cfg, msg.parts, inbound_id=inbound_id, ticket_id=t.id, event_id=event_id, now=now
         )
         values = {
@@ -188,7 +188,7 @@ def ticket_mail(engine: Engine, number: str) -> dict[str, Any]:
             .order_by(notification_bounces.c.id)
         ).all()
     return {
-        "attachments": store.list_attachments(engine, tid),
+        "attachments": attachments.list_for_ticket(engine, tid),
         "messages": [dict(r._mapping) for r in messages],
         "bounces": [dict(r._mapping) for r in bounced],
     }

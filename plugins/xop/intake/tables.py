@@ -1,4 +1,5 @@
-"""Tables of the mail intake: every message read, its attachments, the bounces of our emails.
+"""Tables of the mail intake: every message read and the bounces of our emails (attachments are
+in ``xop.tickets.tables``: the portal stores its uploads there too).
 
 ``inbound_messages`` keeps every message the intake read, with its full original bytes and what
 became of it (``outcome``): nothing that reached the mailbox is ever dropped. Its unique
@@ -10,8 +11,6 @@ intake exactly-once.
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -66,30 +65,6 @@ inbound_messages = Table(
 )
 Index("ix_inbound_messages_outcome", inbound_messages.c.outcome, inbound_messages.c.id)
 Index("ix_inbound_messages_ticket_id", inbound_messages.c.ticket_id)
-
-attachments = Table(
-    "attachments",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column(
-        "inbound_message_id", BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE"), nullable=False
-    ),
-    Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
-    Column("event_id", BigId, ForeignKey("ticket_events.id", ondelete="SET NULL")),
-    Column("filename", String(255), nullable=False),
-    Column("content_type", String(127), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("sha256", String(64), nullable=False),
-    #: An inline image of an HTML body (``Content-ID``), not a file the customer attached.
-    Column("inline", Boolean, nullable=False),
-    Column("content_id", String(255)),
-    #: The bytes, in the database, or ``path`` (relative to ``intake.attachments_dir``).
-    Column("content", LargeBinary),
-    Column("path", String(300)),
-    Column("created_at", UTCDateTime, nullable=False),
-    CheckConstraint("content IS NOT NULL OR path IS NOT NULL", name="stored"),
-)
-Index("ix_attachments_ticket_id", attachments.c.ticket_id, attachments.c.id)
 
 #: A delivery report about one of our emails, on the outbox row it is about.
 notification_bounces = Table(

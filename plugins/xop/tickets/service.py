@@ -35,7 +35,7 @@ from xop.tickets.preview import DryRun  # i16: what an action would do (the page
 from xop.tickets.records import Ticket, format_number
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
 
-__all__ = ["Ticket", "TicketService", "format_number"]
+__all__ = ["Ticket", "TicketService", "format_number", "service_on"]
 
 
 class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, DryRun):
@@ -229,3 +229,28 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
             "classified": t.urgency is not None,
             "first_due": local_time(self.cfg, due["due_at"]) if due else None,
         }
+
+
+class _OneConnection:
+    """An engine-shaped view of one open connection: the ticket service's transactions become
+    savepoints of the caller's transaction, so the service's writes commit with the caller's
+    (the intake's record of a message, the portal's attachments), or nothing does."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect
+        self.url = conn.engine.url
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self._conn.begin_nested():
+            yield self._conn
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        yield self._conn
+
+
+def service_on(conn: Connection, cfg: XopConfig) -> TicketService:
+    """A ticket service whose every action runs inside ``conn``'s transaction."""
+    return TicketService(_OneConnection(conn), cfg)  # type: ignore[arg-type]

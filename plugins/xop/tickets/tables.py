@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -144,3 +145,29 @@ ticket_number_seq = Table(
     Column("id", Integer, primary_key=True),
     Column("last_value", BigInteger, nullable=False),
 )
+
+#: A file attached to a ticket: by email (``inbound_message_id`` names the message; the intake's
+#: table) or uploaded in the customer portal (no message). ``event_id`` is the event it came
+#: with (the opening or the customer's update): the portal shows it in that event's history.
+#: Written and read by :mod:`xop.tickets.attachments`.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("inbound_message_id", BigId, ForeignKey("inbound_messages.id", ondelete="CASCADE")),
+    Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("event_id", BigId, ForeignKey("ticket_events.id", ondelete="SET NULL")),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(127), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    #: An inline image of an HTML body (``Content-ID``), not a file the customer attached.
+    Column("inline", Boolean, nullable=False),
+    Column("content_id", String(255)),
+    #: The bytes, in the database, or ``path`` (relative to ``intake.attachments_dir``).
+    Column("content", LargeBinary),
+    Column("path", String(300)),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("content IS NOT NULL OR path IS NOT NULL", name="stored"),
+)
+Index("ix_attachments_ticket_id", attachments.c.ticket_id, attachments.c.id)

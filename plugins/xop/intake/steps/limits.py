@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from xop.intake.parse import Parsed
 from xop.intake.steps.base import Context, Decision
-from xop.intake.tables import attachments
+from xop.tickets.attachments import stored_bytes
 
 
 def size_check(msg: Parsed, d: Decision, ctx: Context) -> None:
@@ -20,11 +18,7 @@ def size_check(msg: Parsed, d: Decision, ctx: Context) -> None:
         )
         return
     if d.ticket is not None:
-        stored = ctx.conn.execute(
-            select(func.coalesce(func.sum(attachments.c.size), 0)).where(
-                attachments.c.ticket_id == d.ticket["id"]
-            )
-        ).scalar_one()
+        stored = stored_bytes(ctx.conn, d.ticket["id"])
         limit = ctx.spec.max_ticket_attachment_bytes
         if stored + size > limit:
             d.settle(
