@@ -106,6 +106,11 @@ def portal(tmp_path_factory) -> Iterator[PortalServer]:
             {
                 "extends": str(TEST_CONFIG),
                 "support": {"ticket_url": f"http://127.0.0.1:{port}/tickets/{{number}}"},
+                # Uploads go to a directory here (files 0600); small limits keep the tests quick.
+                "intake": {
+                    "attachments_dir": str(work / "attachments"),
+                    "max_message_attachment_bytes": 2_000_000,
+                },
                 "portal": {
                     "customer_timezones": {"acme": "Asia/Kolkata"},
                     "per_address": {"count": 10, "minutes": 60},

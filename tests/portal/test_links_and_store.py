@@ -179,3 +179,63 @@ def test_each_recipient_of_a_customer_email_gets_their_own_signed_link(db_engine
         (token,) = set(re.findall(r"/tickets/XOP-\d+\?k=([A-Za-z0-9_.=-]+)", text))
         claims = read_ticket_link(cfg, token, now=NOW + timedelta(days=29))
         assert (claims.email, claims.ticket) == (row["recipient"], t.number)
+
+
+def test_every_customer_email_of_a_ticket_links_with_a_signed_link_for_its_recipient(
+    db_engine, cfg, monkeypatch
+):
+    """A whole lifecycle (opened, updated, waiting, reclassified, escalated to L3, recovered,
+    RCA, resolved, closed with the closing report to management, reopened): every customer
+    email that names a ticket ends with "Follow your ticket at" the recipient's own signed link,
+    in the text and the HTML part, and never with the plain ticket URL."""
+    import email
+    import email.policy
+    import re
+
+    from tests.conftest import TEST_CONFIG, outbox_rows
+    from xop.notify.render import KINDS
+    from xop.tickets import Actor, TicketService
+
+    monkeypatch.setenv("XOP_CONFIG", str(TEST_CONFIG))
+    svc = TicketService(db_engine, cfg)
+    t = svc.open(
+        customer="acme", subject="Links", reporter_name="Carl", reporter_email="carl@acme.example", now=NOW
+    )
+    n, at = t.number, NOW
+    for step in (
+        lambda: svc.respond(n, actor="alice", body="Looking into it.", now=at),
+        lambda: svc.pause(n, actor="alice", now=at, reason="Please send the SIP trace."),
+        lambda: svc.respond(n, actor=Actor.customer(t.reporter_email), body="Attached.", now=at),
+        lambda: svc.classify(n, urgency="critical", actor="alice", now=at),
+        lambda: svc.escalate(n, actor="alice", now=at, reason="Needs engineering."),
+        lambda: svc.recover(n, actor="l3", now=at, body="Rerouted."),
+        lambda: svc.send_rca(n, actor="l3", now=at, cause="SBC", extent="All", actions="Reroute", plan="Fix"),
+        lambda: svc.resolve(n, actor="l3", now=at, body="Fixed for good."),
+        lambda: svc.close(n, actor="alice", report="Closed.", now=at),
+        lambda: svc.reopen(n, actor="alice", now=at, reason="It came back."),
+    ):
+        at += timedelta(minutes=30)
+        step()
+    rows = [r for r in outbox_rows(db_engine) if KINDS.get(r["kind"]) == "customer" and r["ticket_id"]]
+    kinds = {r["kind"] for r in rows}
+    assert {
+        "ticket_opened",
+        "ticket_updated",
+        "ticket_escalated",
+        "ticket_recovered",
+        "rca",
+        "ticket_resolved",
+        "ticket_closed",
+    } <= kinds, kinds
+    plain = cfg.support.ticket_url.format(number=n)
+    for row in rows:
+        message = email.message_from_bytes(row["mime"], policy=email.policy.default)
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        found = re.findall(r"Follow your ticket at (\S+)", text)
+        assert len(found) == 1, (row["kind"], text[-400:])
+        link = found[0]
+        assert link.startswith(plain + "?k="), (row["kind"], link)
+        claims = read_ticket_link(cfg, token_of(link), now=NOW + timedelta(days=29))
+        assert (claims.email, claims.ticket) == (row["recipient"], n), row["kind"]
+        assert f'href="{link}"' in html.replace("&amp;", "&"), row["kind"]

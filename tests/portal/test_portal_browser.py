@@ -45,10 +45,13 @@ def test_follow_the_link_in_a_real_email_then_reply_escalate_and_close(portal, b
     cookie = browser.get_cookie("xop_portal_session")
     assert cookie and cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Lax"
 
-    # Reply, by keyboard: type into the reply box, Tab to its button, Enter.
+    # Reply, by keyboard: type into the reply box, Tab past the file field to its button, Enter.
     box = browser.find_element(By.ID, "reply-body")
     box.send_keys("Still dropping at 10 minutes sharp.")
     box.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.get_attribute("id") == "reply-attachments"
+    browser.switch_to.active_element.send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.text == "Send the reply"
     browser.switch_to.active_element.send_keys(Keys.ENTER)
     wait.until(ec.text_to_be_present_in_element((By.ID, "notice"), "Your reply was added"))
     assert "Still dropping at 10 minutes sharp." in text_of(browser, "#history")
@@ -148,3 +151,76 @@ def test_a_tampered_link_and_an_expired_link_get_clear_pages_and_a_fresh_link(po
     browser.get(fresh)
     wait.until(ec.text_to_be_present_in_element((By.ID, "ticket-title"), t.number))
     assert "Echo on long calls" in text_of(browser)
+
+
+def _sign_in_by_cookie(portal, browser, email: str, customer: str) -> None:
+    """A signed-in session for ``email`` (the sign-in flow itself is the test above)."""
+    from xop.portal.store import start_session
+
+    sid, _ = start_session(
+        portal.engine, email=email, customer=customer, ticket=None, now=datetime.now(UTC), hours=1
+    )
+    browser.get(portal.url + "/healthz")
+    browser.add_cookie(
+        {"name": "xop_portal_session", "value": sid, "path": "/", "secure": True, "httpOnly": True}
+    )
+
+
+def test_open_a_ticket_with_a_file_reply_with_files_and_staff_see_them(portal, browser, tmp_path):
+    from xop.api.queries import ticket_detail
+
+    wait = WebDriverWait(browser, 20)
+    trace = tmp_path / "sip-trace.pcap"
+    trace.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(range(256)) * 40)
+    log, shot = tmp_path / "bridge.log", tmp_path / "screen.png"
+    log.write_text("10:00:01 caller dropped\n")
+    shot.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    _sign_in_by_cookie(portal, browser, ANN, "acme")
+
+    browser.get(portal.url + "/new")
+    form = wait.until(ec.visibility_of_element_located((By.ID, "new-form")))
+    form.find_element(By.NAME, "subject").send_keys("Callers dropped; trace attached")
+    form.find_element(By.NAME, "description").send_keys("See the SIP trace.")
+    form.find_element(By.ID, "new-attachments").send_keys(str(trace))
+    assert "Up to" in text_of(browser, "#new-attachments-hint")
+    screenshot(browser, "new-ticket-attachment")
+    submit(browser, "new-form")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "notice"), "Your ticket is open"))
+    number = browser.find_element(By.ID, "ticket-title").text.split(":")[0]
+    assert "sip-trace.pcap" in text_of(browser, "#history")
+
+    box = browser.find_element(By.ID, "reply-body")
+    box.send_keys("Two more files: the bridge log and a screenshot.")
+    browser.find_element(By.ID, "reply-attachments").send_keys(f"{log}\n{shot}")
+    submit(browser, "reply-form")
+    wait.until(ec.text_to_be_present_in_element((By.ID, "notice"), "Your reply was added"))
+    links = {
+        a.text: a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "#history .files a")
+    }
+    assert set(links) == {"sip-trace.pcap", "bridge.log", "screen.png"}
+    assert all(f"/tickets/{number}/attachments/" in h for h in links.values())
+    screenshot(browser, "ticket-attachments")
+
+    # Staff: the plugin API's ticket detail lists them on their events.
+    with portal.engine.connect() as conn:
+        detail = ticket_detail(conn, portal.cfg, number, now=datetime.now(UTC))
+    files = [(e["kind"], a["filename"], a["via"]) for e in detail["events"] for a in e["attachments"]]
+    assert files == [
+        ("opened", "sip-trace.pcap", "portal"),
+        ("responded", "bridge.log", "portal"),
+        ("responded", "screen.png", "portal"),
+    ]
+
+    # A file over the limit: a clear page naming the field; nothing stored.
+    big = tmp_path / "core.gz"
+    big.write_bytes(b"\0" * 2_100_000)
+    browser.get(f"{portal.url}/tickets/{number}")
+    browser.find_element(By.ID, "reply-body").send_keys("The core dump.")
+    browser.find_element(By.ID, "reply-attachments").send_keys(str(big))
+    submit(browser, "reply-form")
+    wait.until(ec.text_to_be_present_in_element((By.TAG_NAME, "main"), "Nothing was saved"))
+    assert "Attachments:" in text_of(browser)
+    screenshot(browser, "attachment-too-large")
+    with portal.engine.connect() as conn:
+        again = ticket_detail(conn, portal.cfg, number, now=datetime.now(UTC))
+    assert [e["body"] for e in again["events"] if e["body"] == "The core dump."] == []

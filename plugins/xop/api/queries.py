@@ -19,7 +19,7 @@ from xop.core.config import XopConfig
 from xop.sla.standing import clock_standings
 from xop.tickets import search
 from xop.tickets.model import Actor, actions_for
-from xop.tickets.tables import ticket_clocks, ticket_events, tickets
+from xop.tickets.tables import attachments, ticket_clocks, ticket_events, tickets
 
 #: Sort keys of the list endpoint: column and direction. ``next_due`` (the sweep's next check)
 #: puts tickets without a running clock last. The default, :data:`URGENT`, is computed in
@@ -162,11 +162,24 @@ def ticket_detail(
             select(ticket_events).where(ticket_events.c.ticket_id == t["id"]).order_by(ticket_events.c.id)
         )
     ]
+    _attach_files(conn, t)
     if not isinstance(actor, Actor):
         name = actor or "staff"
         actor = Actor.staff(name, cfg.staff_level(name) if actor else cfg.staff.default_level)
     t["actions"] = actions_for(t, actor)
     return t
+
+
+def _attach_files(conn: Connection, t: dict[str, Any]) -> None:
+    """Each event's files (by email or from the portal), without their bytes."""
+    by_event: dict[int, list[dict[str, Any]]] = {}
+    cols = [c for c in attachments.c if c.name not in ("content", "path")]
+    for r in conn.execute(select(*cols).where(attachments.c.ticket_id == t["id"]).order_by(attachments.c.id)):
+        a = dict(r._mapping)
+        a["via"] = "portal" if a["inbound_message_id"] is None else "email"
+        by_event.setdefault(a["event_id"], []).append(a)
+    for e in t["events"]:
+        e["attachments"] = by_event.get(e["id"], [])
 
 
 def _attach_clock_summary(t: dict[str, Any], live: list[dict[str, Any]]) -> None:

@@ -139,6 +139,18 @@ class TicketSummary(BaseModel):
     owner: str | None = Field(default=None, description="The XOP staff member working the ticket.")
 
 
+class AttachmentView(BaseModel):
+    """A file that came with an event (download: ``GET /api/attachments/{id}``)."""
+
+    id: int
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    inline: bool
+    via: Literal["email", "portal"] = Field(description="by email (the intake) or uploaded in the portal")
+
+
 class EventView(BaseModel):
     at: datetime
     actor: str
@@ -146,6 +158,7 @@ class EventView(BaseModel):
     public: bool
     body: str
     payload: dict[str, Any]
+    attachments: list[AttachmentView] = Field(default_factory=list)
 
 
 class RefusedAction(BaseModel):

@@ -23,10 +23,35 @@ from xop.notify.links import keys_of
 from xop.portal import routes_auth, routes_tickets, store
 from xop.portal.pages import STATIC, environment, message
 from xop.portal.security import HEADERS, SESSION_COOKIE, Csrf
-from xop.portal.state import MAX_BODY, Portal
+from xop.portal.state import MAX_BODY, UPLOAD_PATHS, Portal, body_limit
+from xop.tickets.attachments import human_size
 from xop.tickets.service import TicketService
 
 log = logging.getLogger(__name__)
+
+
+async def _discard(request: Request, length: int, limit: int) -> None:
+    """Read and drop a body a little over its limit, so that a browser still sending it gets
+    the page instead of a reset connection; far over (4x), it is not read at all."""
+    if length > 4 * limit:
+        return
+    async for _ in request.stream():
+        pass
+
+
+def _too_large(request: Request, portal: Portal, length: int) -> Response:
+    """The page for a form over its limit, read no further; it names the field to fix."""
+    if UPLOAD_PATHS.match(request.url.path):
+        limit = portal.cfg.intake.max_message_attachment_bytes
+        text = (
+            f"Attachments: the form is {human_size(length)}; the files on one ticket or reply may be "
+            f"{human_size(limit)} together. Nothing was saved. Go back and attach smaller or fewer files."
+        )
+    else:
+        text = f"The form is {human_size(length)}; the limit is {human_size(MAX_BODY)}. Nothing was saved."
+    page = message(request, "The form is too large", text, status=413)
+    page.headers["Connection"] = "close"  # the unread body is not waited for
+    return page
 
 
 def create_app(cfg: XopConfig, engine: Engine) -> FastAPI:
@@ -50,22 +75,29 @@ def create_app(cfg: XopConfig, engine: Engine) -> FastAPI:
 
     @app.middleware("http")
     async def guard(request: Request, call_next) -> Response:
-        """Body limit, the visitor's session, security headers and the server time of the page."""
+        """Body limit, the visitor's session, security headers and the server time of the page.
+
+        The body limit acts on the declared length, before a byte is read: uvicorn (h11) never
+        passes on more body than the Content-Length said, and a POST without one is refused."""
         started = time.perf_counter()
+        portal: Portal = request.app.state.portal
         length = request.headers.get("content-length")
         if request.method == "POST" and (length is None or not length.isdigit()):
             response: Response = PlainTextResponse("Length required", status_code=411)
-        elif request.method == "POST" and int(length) > MAX_BODY:
-            response = PlainTextResponse("The form is too large.", status_code=413)
         else:
-            portal: Portal = request.app.state.portal
             sid = request.cookies.get(SESSION_COOKIE)
             request.state.session = (
                 await run_in_threadpool(store.find_session, portal.engine, sid, now=portal.now())
                 if sid
                 else None
             )
-            response = await call_next(request)
+            if request.method == "POST" and int(length) > body_limit(portal.cfg, request.url.path):
+                what = "upload" if UPLOAD_PATHS.match(request.url.path) else "form"
+                await run_in_threadpool(portal.log, request, what, "too_large", detail=f"{length} bytes")
+                await _discard(request, int(length), body_limit(portal.cfg, request.url.path))
+                response = _too_large(request, portal, int(length))
+            else:
+                response = await call_next(request)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.scheme == "https":  # behind the TLS proxy (uvicorn's proxy headers)

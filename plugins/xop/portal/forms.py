@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from pydantic import EmailStr, TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from xop.portal.pages import message
 from xop.portal.security import CSRF_FIELD
@@ -17,9 +21,73 @@ _NEXT = re.compile(r"^/(new|tickets/XOP-\d{6,12})?$")
 NUMBER = re.compile(r"^XOP-\d{6,12}$")
 
 
+#: The file field of the new-ticket and reply forms.
+FILES_FIELD = "attachments"
+#: Files parsed at most from one form: beyond ``portal.max_attachments`` the form comes back
+#: with its text and a clear error; beyond this the form is not read at all.
+MAX_PARSED_FILES = 60
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file of a form (what :func:`xop.tickets.attachments.save` stores)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+class UnreadableForm(Exception):
+    """The form could not be read (more files than :data:`MAX_PARSED_FILES`, a broken body)."""
+
+
 async def read_form(request: Request) -> dict[str, str]:
-    form = await request.form(max_files=0, max_fields=20)
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    """The text fields of a form that has no file."""
+    return (await _read(request, files=False))[0]
+
+
+async def read_upload_form(request: Request) -> tuple[dict[str, str], list[Upload]]:
+    """The text fields and the files of :data:`FILES_FIELD` (``UnreadableForm`` if unreadable)."""
+    return await _read(request, files=True)
+
+
+async def _read(request: Request, *, files: bool) -> tuple[dict[str, str], list[Upload]]:
+    """The form's text fields and (with ``files``) the files of :data:`FILES_FIELD`.
+
+    A file input left empty still sends a part without a name and without bytes: not a file.
+    Starlette spools a large file to a temporary file that is gone once the form is closed;
+    nothing reaches the ticket database or the attachments directory before the checks pass.
+    """
+    if not files:
+        form = await request.form(max_files=0, max_fields=20)
+        return {k: v for k, v in form.items() if isinstance(v, str)}, []
+    try:
+        form = await request.form(max_files=MAX_PARSED_FILES, max_fields=20)
+    except HTTPException as exc:  # starlette's MultiPartException, as a 400
+        raise UnreadableForm(str(exc.detail)) from exc
+    try:
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        uploads = []
+        for item in form.getlist(FILES_FIELD):
+            if isinstance(item, UploadFile):
+                data = await item.read()
+                if item.filename or data:
+                    uploads.append(
+                        Upload(
+                            item.filename or "attachment",
+                            item.content_type or "application/octet-stream",
+                            data,
+                        )
+                    )
+        return fields, uploads
+    finally:
+        await form.close()
 
 
 def csrf_refusal(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -14,8 +15,11 @@ from xop.portal import store
 from xop.portal.security import Csrf, client_of
 from xop.tickets.service import TicketService
 
-#: Largest request body accepted (forms only: attachments are not offered yet).
+#: Largest request body of a form without files; the forms with files (:data:`UPLOAD_PATHS`)
+#: may add ``intake.max_message_attachment_bytes`` (see :func:`body_limit`).
 MAX_BODY = 64 * 1024
+#: The forms that take files: a new ticket, a reply.
+UPLOAD_PATHS = re.compile(r"^/(new|tickets/[^/]{1,40}/reply)$")
 #: Input limits, as in the ticket API.
 LIMITS = {"body": 20000, "note": 2000, "subject": 200, "description": 20000, "email": 254}
 
@@ -46,6 +50,13 @@ class Portal:
         store.record(
             self.engine, now=self.now(), client=client_of(request), action=action, outcome=outcome, **kw
         )
+
+
+def body_limit(cfg: XopConfig, path: str) -> int:
+    """The largest body a POST to ``path`` may have (the multipart framing fits in MAX_BODY)."""
+    if UPLOAD_PATHS.match(path):
+        return MAX_BODY + cfg.intake.max_message_attachment_bytes
+    return MAX_BODY
 
 
 def portal_of(request: Request) -> Portal:

@@ -56,9 +56,10 @@ portal_access_log = Table(
     Column("email", String(254)),
     Column("customer", String(64)),
     Column("ticket", String(16)),
-    # view_ticket, list, open_ticket, reply, close, escalate, signin_request, signin, link, ...
+    # view_ticket, list, new_ticket_form, open_ticket, reply, close, escalate, download, upload,
+    # signin_request, signin, link, ...
     Column("action", String(32), nullable=False),
-    # ok, refused, expired, invalid, used, not_found, rate_limited, csrf, error
+    # ok, refused, expired, invalid, used, not_found, rate_limited, csrf, too_large, error
     Column("outcome", String(16), nullable=False),
     Column("detail", String(300), nullable=False, server_default=""),
 )

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, func, select
 from xop.core.config import XopConfig
 from xop.core.vocabulary import CLOCK_LABELS
 from xop.tickets import Actor, actions_for
-from xop.tickets.tables import ticket_clocks, ticket_events, tickets
+from xop.tickets.attachments import human_size
+from xop.tickets.tables import attachments, ticket_clocks, ticket_events, tickets
 
 STATE_LABELS = {
     "open": "Open",
@@ -128,6 +129,7 @@ def ticket_view(cfg: XopConfig, engine: Engine, number: str, email: str) -> Tick
         t = dict(row._mapping)
         events = conn.execute(
             select(
+                ticket_events.c.id,
                 ticket_events.c.at,
                 ticket_events.c.actor,
                 ticket_events.c.actor_kind,
@@ -141,6 +143,11 @@ def ticket_view(cfg: XopConfig, engine: Engine, number: str, email: str) -> Tick
         clocks = conn.execute(
             select(ticket_clocks).where(ticket_clocks.c.ticket_id == t["id"]).order_by(ticket_clocks.c.id)
         ).all()
+        files: dict[int, list[dict[str, Any]]] = {}
+        for a in conn.execute(_public_files(t["id"]).order_by(attachments.c.id)):
+            files.setdefault(a.event_id, []).append(
+                {"id": a.id, "name": a.filename, "size": human_size(a.size)}
+            )
     face = Clockface(cfg, t["customer"])
     level = t["level"]
     contact = None
@@ -171,6 +178,7 @@ def ticket_view(cfg: XopConfig, engine: Engine, number: str, email: str) -> Tick
             "what": _label(e.kind, payload),
             "who": _who(e.actor, e.actor_kind),
             "body": e.body or "",
+            "files": files.get(e.id, []),
         }
         if e.kind == "rca_sent":
             entry["sections"] = [
@@ -200,6 +208,41 @@ def ticket_view(cfg: XopConfig, engine: Engine, number: str, email: str) -> Tick
             {"label": CLOCK_LABELS.get(c["name"], "Commitment"), "status": status, "when": when}
         )
     return view
+
+
+def _public_files(ticket_id: int):
+    """The files a customer sees: those of the ticket's public events, not inline images of
+    an email's HTML (a signature's logo)."""
+    return (
+        select(attachments.c.id, attachments.c.event_id, attachments.c.filename, attachments.c.size)
+        .join(ticket_events, ticket_events.c.id == attachments.c.event_id)
+        .where(
+            attachments.c.ticket_id == ticket_id,
+            ticket_events.c.public.is_(True),
+            attachments.c.inline.is_(False),
+        )
+    )
+
+
+def public_attachment(engine: Engine, number: str, attachment_id: int) -> bool:
+    """Whether ``attachment_id`` is a file of the public history of ticket ``number``."""
+    with engine.connect() as conn:
+        tid = conn.execute(select(tickets.c.id).where(tickets.c.number == number)).scalar_one_or_none()
+        if tid is None:
+            return False
+        q = _public_files(tid).where(attachments.c.id == attachment_id)
+        return conn.execute(q).first() is not None
+
+
+def upload_rules(cfg: XopConfig) -> dict[str, Any]:
+    """What the file fields of the forms say and accept."""
+    types = cfg.portal.attachment_types
+    return {
+        "max": cfg.portal.max_attachments,
+        "bytes": human_size(cfg.intake.max_message_attachment_bytes),
+        "types": ", ".join(types),
+        "accept": ",".join(f".{t}" for t in types),
+    }
 
 
 def ticket_customer(engine: Engine, number: str) -> str | None:

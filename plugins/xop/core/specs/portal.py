@@ -12,6 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from xop.core.specs.common import TimeZoneName
 
 TICKET_PATH = "/tickets/{number}"
+#: Logs, traces, captures, recordings, screenshots, documents and archives of them.
+DEFAULT_ATTACHMENT_TYPES = (
+    "txt", "log", "csv", "json", "xml", "yaml", "yml", "conf", "cfg", "ini",
+    "pcap", "pcapng", "cap", "wav", "mp3", "gsm",
+    "png", "jpg", "jpeg", "gif", "webp", "pdf",
+    "doc", "docx", "xls", "xlsx", "odt", "ods", "eml", "msg",
+    "zip", "gz", "tgz", "7z",
+)  # fmt: skip
 
 
 class RateLimit(BaseModel):
@@ -48,6 +56,12 @@ class PortalSpec(BaseModel):
     per_client: RateLimit = RateLimit(count=30, minutes=60)
     #: The customer's own time zone, shown beside the support calendar's (customer id → zone).
     customer_timezones: dict[str, TimeZoneName] = {}
+    #: Files on one new ticket or reply; their bytes are limited by the intake's limits
+    #: (``intake.max_message_attachment_bytes`` per form, ``max_ticket_attachment_bytes`` per ticket).
+    max_attachments: int = Field(10, ge=0, le=50)
+    #: File types accepted from the portal, by extension (empty: any). Downloads are always
+    #: served as ``attachment`` (never shown inline), so this keeps out what support cannot use.
+    attachment_types: tuple[str, ...] = DEFAULT_ATTACHMENT_TYPES
 
     @field_validator("base_url")
     @classmethod
@@ -57,6 +71,14 @@ class PortalSpec(BaseModel):
         if not v.startswith(("https://", "http://")):
             raise ValueError(f"must start with https:// (or http:// on a loopback test), got {v!r}")
         return v.rstrip("/")
+
+    @field_validator("attachment_types")
+    @classmethod
+    def _types(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(t.strip().lower().lstrip(".") for t in v)
+        if any(not t or not t.isalnum() for t in cleaned):
+            raise ValueError(f"each type is a file extension like 'pdf', got {list(v)!r}")
+        return cleaned
 
     def base(self, ticket_url: str) -> str:
         """The portal's base URL: ``base_url``, else ``ticket_url`` without ``/tickets/{number}``."""
