@@ -5,7 +5,8 @@ Starts ``python -m xop.portal`` (uvicorn, its own process) on a fresh PostgreSQL
 contact in, then requests each page ``--rounds`` times and reads the portal's own
 ``Server-Timing`` header (time inside the app, from the first middleware to the response).
 The floor is ``/healthz`` through the same middleware. Prints p50 / p95 / max in ms and the
-ratio of each page's p50 to the floor's.
+ratio of each page's p50 to the floor's. The ticket shown carries three attachments (200 KB
+each, in the database); one of them is downloaded as a page of its own.
 
     python bench/bench_portal.py [--tickets 2000] [--rounds 200]
 """
@@ -19,6 +20,7 @@ import re
 import statistics
 import sys
 import tempfile
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,6 +91,25 @@ def main() -> int:
                 svc.note(t.number, actor=Actor.staff("alice", 2), body="internal", now=at)
                 svc.respond(t.number, actor=Actor.customer("carl@acme.example"), body="Thanks", now=at)
                 number = t.number
+        from sqlalchemy import func, select
+
+        from xop.portal.forms import Upload
+        from xop.tickets import attachments
+        from xop.tickets.tables import ticket_events
+
+        with engine.begin() as conn:
+            t = svc.get(number)
+            event = conn.execute(
+                select(func.max(ticket_events.c.id)).where(
+                    ticket_events.c.ticket_id == t.id, ticket_events.c.kind == "responded"
+                )
+            ).scalar_one()
+            files = [
+                Upload(f"trace-{i}.pcap", "application/octet-stream", bytes([i]) * 200_000) for i in range(3)
+            ]
+            file_ids = attachments.save(
+                conn, cfg, files, ticket_id=t.id, event_id=event, now=datetime.now(UTC)
+            )
         with MailDrop(work / "mail") as mail:
             name = url.rsplit("/", 1)[1]
             os.environ["AIRFLOW_CONN_SMTP_DEFAULT"] = mail.connection_uri()
@@ -123,8 +144,10 @@ def main() -> int:
                     f"ticket page {number}": (f"/tickets/{number}", sid),
                     f"ticket list ({min(args.tickets, 200)} shown)": ("/", full),
                     "new-ticket form": ("/new", full),
+                    "attachment download (200 KB)": (f"/tickets/{number}/attachments/{file_ids[0]}", full),
                 }
                 results = {}
+                cpu0 = time.process_time()
                 for label, (path, cookie) in pages.items():
                     headers = {"Cookie": f"xop_portal_session={cookie}"} if cookie else {}
                     for _ in range(10):  # warm-up
@@ -136,7 +159,9 @@ def main() -> int:
                         times.append(server_ms(r))
                     times.sort()
                     results[label] = times
+                cpu = time.process_time() - cpu0
                 floor = statistics.median(results["floor /healthz"])
+                print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; client CPU {cpu:.2f} s")
                 print(f"{'page':<34} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'p50/floor':>10}")
                 for label, times in results.items():
                     p50, p95 = statistics.median(times), times[int(len(times) * 0.95) - 1]
