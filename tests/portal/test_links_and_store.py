@@ -202,20 +202,21 @@ def test_every_customer_email_of_a_ticket_links_with_a_signed_link_for_its_recip
         customer="acme", subject="Links", reporter_name="Carl", reporter_email="carl@acme.example", now=NOW
     )
     n, at = t.number, NOW
-    for step in (
-        lambda: svc.respond(n, actor="alice", body="Looking into it.", now=at),
-        lambda: svc.pause(n, actor="alice", now=at, reason="Please send the SIP trace."),
-        lambda: svc.respond(n, actor=Actor.customer(t.reporter_email), body="Attached.", now=at),
-        lambda: svc.classify(n, urgency="critical", actor="alice", now=at),
-        lambda: svc.escalate(n, actor="alice", now=at, reason="Needs engineering."),
-        lambda: svc.recover(n, actor="l3", now=at, body="Rerouted."),
-        lambda: svc.send_rca(n, actor="l3", now=at, cause="SBC", extent="All", actions="Reroute", plan="Fix"),
-        lambda: svc.resolve(n, actor="l3", now=at, body="Fixed for good."),
-        lambda: svc.close(n, actor="alice", report="Closed.", now=at),
-        lambda: svc.reopen(n, actor="alice", now=at, reason="It came back."),
-    ):
+    steps = [
+        (svc.respond, {"actor": "alice", "body": "Looking into it."}),
+        (svc.pause, {"actor": "alice", "reason": "Please send the SIP trace."}),
+        (svc.respond, {"actor": Actor.customer(t.reporter_email), "body": "Attached."}),
+        (svc.classify, {"urgency": "critical", "actor": "alice"}),
+        (svc.escalate, {"actor": "alice", "reason": "Needs engineering."}),
+        (svc.recover, {"actor": "l3", "body": "Rerouted."}),
+        (svc.send_rca, {"actor": "l3", "cause": "SBC", "extent": "All", "actions": "Reroute", "plan": "Fix"}),
+        (svc.resolve, {"actor": "l3", "body": "Fixed for good."}),
+        (svc.close, {"actor": "alice", "report": "Closed."}),
+        (svc.reopen, {"actor": "alice", "reason": "It came back."}),
+    ]
+    for step, kwargs in steps:
         at += timedelta(minutes=30)
-        step()
+        step(n, now=at, **kwargs)
     rows = [r for r in outbox_rows(db_engine) if KINDS.get(r["kind"]) == "customer" and r["ticket_id"]]
     kinds = {r["kind"] for r in rows}
     assert {

@@ -191,7 +191,7 @@ def test_a_new_ticket_and_a_reply_carry_files_the_customer_and_staff_download(
             assert stat.S_IMODE(f.parent.stat().st_mode) == 0o700
         assert len(site.stored_files()) == 3
     else:
-        assert [a["content"] for a in rows][0] == PCAP and all(a["path"] is None for a in rows)
+        assert rows[0]["content"] == PCAP and all(a["path"] is None for a in rows)
 
     # Staff: the ticket detail of the plugin API shows them on their events; they download them.
     harness.attach(harness.ticket_app_of(airflow_app), site.engine, site.cfg, clock)
