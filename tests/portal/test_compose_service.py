@@ -31,6 +31,7 @@ def test_the_portal_is_its_own_compose_service(tmp_path):
         env["XOP_PORTAL_KEY"] == worker["environment"]["XOP_PORTAL_KEY"] == secrets_filled["XOP_PORTAL_KEY"]
     )
     assert "/healthz" in " ".join(portal["healthcheck"]["test"])
+
     # Attachment files in intake.attachments_dir: the portal shares the workers' volume.
     def mounts(service) -> set[tuple[str, str]]:
         out = set()
