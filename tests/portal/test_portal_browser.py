@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
@@ -50,9 +51,10 @@ def test_follow_the_link_in_a_real_email_then_reply_escalate_and_close(portal, b
     box.send_keys("Still dropping at 10 minutes sharp.")
     box.send_keys(Keys.TAB)
     assert browser.switch_to.active_element.get_attribute("id") == "reply-attachments"
-    browser.switch_to.active_element.send_keys(Keys.TAB)
+    # Key presses, not send_keys on the element: WebDriver reads send_keys on a file input as a path.
+    ActionChains(browser).send_keys(Keys.TAB).perform()
     assert browser.switch_to.active_element.text == "Send the reply"
-    browser.switch_to.active_element.send_keys(Keys.ENTER)
+    ActionChains(browser).send_keys(Keys.ENTER).perform()
     wait.until(ec.text_to_be_present_in_element((By.ID, "notice"), "Your reply was added"))
     assert "Still dropping at 10 minutes sharp." in text_of(browser, "#history")
 
