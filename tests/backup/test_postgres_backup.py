@@ -132,8 +132,9 @@ def test_failed_backup_never_replaces_a_good_one(system_db, tmp_path: Path, monk
     good = take_backup(spec, system="acme-conf1", directory=tmp_path, now=NOW)
     before = sorted(p.name for p in (tmp_path / "acme-conf1").iterdir())
 
-    with pytest.raises(BackupError, match="already exists"):
-        take_backup(spec, system="acme-conf1", directory=tmp_path, now=NOW)
+    # The same stamp again (a retried task): the verified backup is reused, not taken twice.
+    assert take_backup(spec, system="acme-conf1", directory=tmp_path, now=NOW) == good
+    assert sorted(p.name for p in (tmp_path / "acme-conf1").iterdir()) == before
     missing_db = BackupSpec(kind="postgres", conn_id=system_db.conn_id, database="xop_bk_no_such_db")
     with pytest.raises(BackupError, match="no_such_db"):
         take_backup(missing_db, system="acme-conf1", directory=tmp_path, now=NOW + timedelta(days=1))
@@ -156,3 +157,25 @@ def test_failed_backup_never_replaces_a_good_one(system_db, tmp_path: Path, monk
 
     assert sorted(p.name for p in (tmp_path / "acme-conf1").iterdir()) == before
     assert latest_verified(tmp_path, system="acme-conf1") == good
+
+
+def test_a_retry_clears_what_a_killed_try_left_and_takes_the_backup_once(system_db, tmp_path: Path) -> None:
+    """A try SIGKILLed mid-dump leaves a partial file; one killed after the rename leaves an archive
+    without a manifest. The retry (same stamp) removes both and takes one complete backup."""
+    spec = spec_for(system_db)
+    folder = tmp_path / "acme-conf1"
+    folder.mkdir(mode=0o700)
+    final = folder / "acme-conf1-20261125T100000Z.dump"
+    (folder / f".{final.name}.partial-4242").write_bytes(b"PGDMP half a dump")
+    final.write_bytes(b"PGDMP renamed, never got its manifest")
+    other = folder / ".acme-conf1-20261124T100000Z.dump.partial-99"  # another stamp: not ours
+    other.write_bytes(b"x")
+
+    manifest = take_backup(spec, system="acme-conf1", directory=tmp_path, now=NOW)
+
+    assert manifest.path == final.resolve()
+    verify_backup(manifest)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [other.name, final.name, final.name + ".manifest.json", "acme-conf1-20261125T100000Z.globals.sql"]
+    )
+    assert list_backups(tmp_path, system="acme-conf1") == [manifest]

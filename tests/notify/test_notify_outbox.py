@@ -321,6 +321,21 @@ def test_rows_of_a_crashed_sender_come_back_after_the_lease(engine: Engine, smtp
     assert sorted(smtp_connection.handler.received) == sorted(make_message_id(k) for k in keys)
 
 
+def test_a_retried_sender_takes_over_the_rows_its_dead_try_leased(engine: Engine, smtp_connection) -> None:
+    keys = _fill(engine, 4)
+    task = "xop_daily_audit/manual__1/deliver_outbox/-1"
+    # The first try of the sender task claims the rows and dies (its worker was killed).
+    assert len(delivery._claim(engine, now=NOW, batch_size=10, lease=delivery.DEFAULT_LEASE, claimer=task)) == 4
+    # Another sender leaves them alone while the lease runs ...
+    other = deliver_pending(engine, smtp=SmtpTransport(), now=NOW, claimer="xop_sla_sweep/r/deliver_outbox/-1")
+    assert other.claimed == 0
+    # ... the retry of the same task sends them at once, each once, and clears its claim.
+    stats = deliver_pending(engine, smtp=SmtpTransport(), now=NOW, claimer=task)
+    assert (stats.claimed, stats.sent) == (4, 4)
+    assert sorted(smtp_connection.handler.received) == sorted(make_message_id(k) for k in keys)
+    assert {(r["status"], r["claimed_by"]) for r in _rows(engine)} == {("sent", None)}
+
+
 def test_short_lease_makes_the_sender_reclaim_and_still_deliver_all(engine: Engine, smtp_connection) -> None:
     keys = _fill(engine, 6)
     stats = deliver_pending(engine, smtp=SmtpTransport(), now=NOW, lease=timedelta(microseconds=1))

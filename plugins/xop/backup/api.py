@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xop.backup.manifest import BackupManifest, list_manifests, write_manifest
+from xop.backup.manifest import BackupManifest, backup_stamp, list_manifests, write_manifest
 from xop.backup.pgserver import PgServer
 from xop.backup.postgres import take_postgres_backup, verify_full_read
 from xop.backup.retention import select_kept
@@ -35,11 +35,21 @@ def take_backup(
 
     ``directory`` is the backup root (``spec.directory`` wins when set); ``now`` stamps the
     file name and ``taken_at``. With ``engine`` (the XOP database) a ``backups`` row is also
-    written. Raises :class:`~xop.core.errors.BackupError` and leaves no file under a final name.
+    written. Idempotent per (system, ``now``): when a verified backup with this stamp exists (an
+    earlier try of the same task completed it), it is verified again and returned, not taken
+    twice; what an attempt that died left half-written is removed first. Raises :class:`~xop.core.errors.BackupError` and leaves no file under a final name.
     """
     root = Path(spec.directory or directory)
     if now.tzinfo is None:
         raise ValueError(f"naive datetime {now!r}: pass an aware datetime (UTC)")
+    if (earlier := _completed_at(root, system=system, now=now)) is not None:
+        # A retried task (its first try died after the backup was complete): the backup is taken
+        # once. Read it whole again, as if just taken, instead of failing on the existing name.
+        verify_backup(earlier)
+        log.info("backup of %s at %s was completed by an earlier try: verified, reused", system, now)
+        if engine is not None:
+            record_backup(engine, earlier)
+        return earlier
     if spec.kind == "postgres":
         assert spec.conn_id is not None  # enforced by BackupSpec
         server = PgServer.from_connection(spec.conn_id, database=spec.database)
@@ -62,6 +72,15 @@ def take_backup(
     if engine is not None:
         record_backup(engine, manifest)
     return manifest
+
+
+def _completed_at(root: Path, *, system: str, now: datetime) -> BackupManifest | None:
+    """The verified backup of ``system`` stamped ``now`` (same second), if one was completed."""
+    stamp = backup_stamp(now)
+    for manifest in list_backups(root, system=system):
+        if manifest.verified and backup_stamp(manifest.taken_at) == stamp:
+            return manifest
+    return None
 
 
 def verify_backup(manifest: BackupManifest) -> None:

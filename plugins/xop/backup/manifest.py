@@ -72,6 +72,23 @@ def write_manifest(manifest: BackupManifest) -> Path:
     return target
 
 
+def clear_incomplete(final: Path, *companions: Path) -> None:
+    """Remove what a backup attempt that died left under ``final``'s name, before a new one.
+
+    A try killed mid-dump leaves ``.<final name>.partial-<pid>`` files (its ``finally`` never ran);
+    one killed between the rename and the manifest leaves the archive without a manifest, which
+    is incomplete by definition. Same name means same system and timestamp: an earlier try of
+    this very backup (the audit stamps a retry with its run's ``now``), never another backup.
+    A completed backup (manifest present) is left alone: :func:`xop.backup.take_backup` reuses it.
+    """
+    for path in (final, *companions):
+        for partial in path.parent.glob(f".{path.name}.partial-*"):
+            partial.unlink(missing_ok=True)
+    if final.exists() and not manifest_path_for(final).exists():
+        for path in (final, *companions):
+            path.unlink(missing_ok=True)
+
+
 def read_manifest(path: Path) -> BackupManifest:
     return BackupManifest.model_validate_json(path.read_text())
 

@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 
 from xop.backup.files import create_private, private_dir
-from xop.backup.manifest import BackupManifest, backup_stamp
+from xop.backup.manifest import BackupManifest, backup_stamp, clear_incomplete
 from xop.backup.pgserver import PgServer, pg_program
 from xop.core.errors import BackupError
 
@@ -57,6 +57,7 @@ def take_postgres_backup(
     folder = private_dir(directory / system, root=directory)
     final = folder / f"{system}-{backup_stamp(now)}.dump"
     final_globals = final.with_name(final.stem + ".globals.sql")
+    clear_incomplete(final, final_globals)
     if final.exists():
         raise BackupError(f"{final} already exists: a backup with this timestamp was taken before")
     tmp = folder / f".{final.name}.partial-{os.getpid()}"

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from xop.backup.files import create_private, make_private, private_dir
-from xop.backup.manifest import BackupManifest, backup_stamp
+from xop.backup.manifest import BackupManifest, backup_stamp, clear_incomplete
 from xop.core.errors import BackupError
 
 VERIFY_METHOD = "PRAGMA integrity_check (full read)"
@@ -28,6 +28,7 @@ def take_sqlite_backup(source: Path, *, system: str, directory: Path, now: datet
         raise BackupError(f"SQLite database {source} of system {system!r} does not exist")
     folder = private_dir(directory / system, root=directory)
     final = folder / f"{system}-{backup_stamp(now)}.sqlite3"
+    clear_incomplete(final)
     if final.exists():
         raise BackupError(f"{final} already exists: a backup with this timestamp was taken before")
     tmp = folder / f".{final.name}.partial-{os.getpid()}"

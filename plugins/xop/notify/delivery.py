@@ -13,7 +13,10 @@ server's answer:
   (an outage is not the messages' fault and must not use up their attempts); the run stops and
   ``DeliveryStats.server_unavailable`` says why, so the sender task can fail visibly.
 
-A crash loses nothing: a leased row is due again when the lease ends. The only duplicate possible
+A crash loses nothing: a leased row is due again when the lease ends, or at once for the sender
+that held it when it comes back under the same ``claimer`` (a retried Airflow task: only one try of
+a task instance runs at a time, so rows leased by an earlier try are the dead try's). The only
+duplicate possible
 is a crash (or lost connection) between the server's 250 and our commit; the stable Message-ID
 lets the receiving side recognise it.
 """
@@ -31,7 +34,7 @@ from email.parser import BytesHeaderParser
 from email.utils import parseaddr
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, or_, select, update
 
 from xop.core.config import load_config
 from xop.core.errors import MailError, PermanentMailError
@@ -100,10 +103,15 @@ class _Claimed:
     attempts: int
 
 
-def _claim(engine: Engine, *, now: datetime, batch_size: int, lease: timedelta) -> list[_Claimed]:
+def _claim(
+    engine: Engine, *, now: datetime, batch_size: int, lease: timedelta, claimer: str | None = None
+) -> list[_Claimed]:
+    due_now = _n.c.next_attempt_at <= now
+    if claimer is not None:
+        due_now = or_(due_now, _n.c.claimed_by == claimer)
     due = (
         select(_n.c.id)
-        .where(_n.c.status == "pending", _n.c.next_attempt_at <= now)
+        .where(_n.c.status == "pending", due_now)
         .order_by(_n.c.next_attempt_at, _n.c.id)
         .limit(batch_size)
     )
@@ -112,8 +120,8 @@ def _claim(engine: Engine, *, now: datetime, batch_size: int, lease: timedelta) 
         due = due.with_for_update(skip_locked=True)
     stmt = (
         update(_n)
-        .where(_n.c.id.in_(due), _n.c.status == "pending", _n.c.next_attempt_at <= now)
-        .values(next_attempt_at=now + lease)
+        .where(_n.c.id.in_(due), _n.c.status == "pending", due_now)
+        .values(next_attempt_at=now + lease, claimed_by=claimer)
         .returning(_n.c.id, _n.c.message_id, _n.c.recipient, _n.c.attempts)
     )
     with engine.begin() as conn:
@@ -129,7 +137,10 @@ def _envelope_sender(mime: bytes) -> str:
 
 def _finish(engine: Engine, row_id: int, **values: Any) -> None:
     with engine.begin() as conn:
-        conn.execute(update(_n).where(_n.c.id == row_id, _n.c.status == "pending").values(**values))
+        # The row leaves this sender's lease: a retry later is due by its time, not by the claim.
+        conn.execute(
+            update(_n).where(_n.c.id == row_id, _n.c.status == "pending").values(claimed_by=None, **values)
+        )
 
 
 def _release(engine: Engine, rows: Iterable[_Claimed], *, now: datetime) -> int:
@@ -137,7 +148,11 @@ def _release(engine: Engine, rows: Iterable[_Claimed], *, now: datetime) -> int:
     if not ids:
         return 0
     with engine.begin() as conn:
-        conn.execute(update(_n).where(_n.c.id.in_(ids), _n.c.status == "pending").values(next_attempt_at=now))
+        conn.execute(
+            update(_n)
+            .where(_n.c.id.in_(ids), _n.c.status == "pending")
+            .values(next_attempt_at=now, claimed_by=None)
+        )
     return len(ids)
 
 
@@ -151,8 +166,13 @@ def deliver_pending(
     deadline: float | None = None,
     lease: timedelta = DEFAULT_LEASE,
     rng: random.Random | None = None,
+    claimer: str | None = None,
 ) -> DeliveryStats:
     """Send every row due at ``now``; return what happened.
+
+    ``claimer`` names this sender (the same for every retry of it, e.g. the Airflow task
+    instance): rows it leased before and did not finish, because it died, are due again for it
+    at once instead of after the lease.
 
     ``deadline`` is a :func:`time.monotonic` instant after which no further message is started
     (the rows claimed but not attempted are released). The SMTP session is reused for the whole
@@ -168,7 +188,7 @@ def deliver_pending(
 
     try:
         while not out_of_time():
-            batch = _claim(engine, now=now, batch_size=batch_size, lease=lease)
+            batch = _claim(engine, now=now, batch_size=batch_size, lease=lease, claimer=claimer)
             if not batch:
                 break
             stats.claimed += len(batch)

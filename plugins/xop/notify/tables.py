@@ -44,6 +44,9 @@ notifications = Table(
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("last_error", Text),
+    # Who holds the lease (``next_attempt_at`` in the future): the sender task's Airflow task
+    # instance, the same for each of its tries, so a retry takes over its dead try's rows at once.
+    Column("claimed_by", String(300)),
     CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
     CheckConstraint("audience IN ('customer', 'internal')", name="audience_known"),
     CheckConstraint("mime IS NOT NULL OR context IS NOT NULL", name="content_present"),

@@ -8,6 +8,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from airflow.sdk import get_current_context
+
 from xop.notify.delivery import deliver_pending
 from xop.notify.smtp import MailServerUnavailable, SmtpTransport
 from xop.tasks import metrics, runtime
@@ -18,8 +20,25 @@ log = logging.getLogger(__name__)
 DEFAULT_BUDGET_SECONDS = 240.0
 
 
+def task_claimer() -> str | None:
+    """The running task instance as an outbox claimer, the same for each of its tries.
+
+    ``dag_id/run_id/task_id/map_index``: Airflow runs one try of a task instance at a time, so
+    rows leased under this name that are still pending were left by a dead earlier try (a worker
+    killed mid-delivery) and this try sends them at once. None outside a task (tests, the CLI).
+    """
+    try:
+        ti = get_current_context()["ti"]
+    except RuntimeError:  # "no context was found": not running inside an Airflow task
+        return None
+    return f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}"
+
+
 def deliver_outbox(
-    now: str | datetime | None = None, *, budget_seconds: float = DEFAULT_BUDGET_SECONDS
+    now: str | datetime | None = None,
+    *,
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+    claimer: str | None = None,
 ) -> dict[str, Any]:
     """Deliver every due notification; return the :class:`DeliveryStats` as a dict (for XCom).
 
@@ -35,6 +54,7 @@ def deliver_outbox(
         smtp=SmtpTransport(),
         now=at,
         deadline=time.monotonic() + budget_seconds,
+        claimer=claimer or task_claimer(),
     )
     log.info(
         "outbox: %d claimed, %d sent, %d to retry, %d failed, %d released",
