@@ -11,6 +11,7 @@ from markupsafe import Markup
 
 from xop.notify import render
 from xop.notify.render import KINDS, central_time, render_email, templates_dir
+from xop.notify.tables import notifications
 
 SUMMER = datetime(2026, 7, 6, 14, 5, tzinfo=UTC)  # 09:05 CDT
 WINTER = datetime(2026, 1, 6, 15, 0, tzinfo=UTC)  # 09:00 CST
@@ -403,3 +404,16 @@ def test_xop_templates_env_overrides_the_folder(tmp_path, monkeypatch: pytest.Mo
     assert render.templates_dir() == tmp_path / "templates"
     email = render_email("ticket_updated", CASES["ticket_updated"][0])
     assert email.subject.startswith("[XOP-000123] Custom update: ")
+
+
+def test_publication_subject_of_many_files_names_three_and_counts_the_rest() -> None:
+    """A customer with ten systems publishes ten backups at once (issue 21's fleet): the subject
+    stays short enough for a subject line and for the outbox's subject column."""
+    context, _ = CASES["publication"]
+    files = [{**context["files"][0], "name": f"s{n:03d}-20261202T042807Z.dump"} for n in range(10)]
+    email = render_email("publication", {**context, "files": files})
+    assert email.subject == (
+        "[XOP Networks] Published to your FTP folder: s000-20261202T042807Z.dump,"
+        " s001-20261202T042807Z.dump, s002-20261202T042807Z.dump and 7 more"
+    )
+    assert len(email.subject) <= notifications.c.subject.type.length

@@ -262,7 +262,9 @@ def _materialise(engine: Engine, row: _Claimed) -> bytes | None:
         _finish(engine, row.id, status="failed", attempts=row.attempts, last_error=error)
         log.error("outbox: %s: %s", row.message_id, error)
         return None
-    _finish(engine, row.id, mime=mime, subject=subject)
+    # The column is a summary for listings (the message keeps the whole Subject header): never
+    # let a long subject make the row undeliverable.
+    _finish(engine, row.id, mime=mime, subject=subject[: _n.c.subject.type.length])
     return mime
 
 
