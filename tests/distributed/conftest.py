@@ -16,10 +16,11 @@ import os
 import secrets
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -44,6 +45,7 @@ class Peers:
     trunk_port: int
     system_db_url: str
     image: Path
+    far_ends: list[Any] = field(default_factory=list)  # SippFarEnd of tests.trunks.trunk_farends
 
 
 @dataclass
@@ -105,7 +107,7 @@ def _recovery_image(folder: Path) -> Path:
     return image
 
 
-def _xop_config(path: Path, peers: Peers) -> Path:
+def _xop_config(path: Path, peers: Peers) -> dict[str, Any]:
     """One monitored customer with one system: a SIP trunk (SIPp), a database to back up, and a
     publication (a vendor's recovery image and the newest backup) to the FTPS site."""
     var = path.parent / "var"  # files every worker reads and writes: a shared volume in compose
@@ -156,16 +158,43 @@ def _xop_config(path: Path, peers: Peers) -> Path:
             }
         ],
     }
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
+    return config
 
 
-@pytest.fixture(scope="package")
-def deployment() -> Iterator[Deployment]:
+#: What a deployment's config builder returns: the xop config (YAML data) and more environment
+#: for every component (e.g. the Airflow connections of the systems it configures).
+ConfigBuilder = Callable[[Path, Peers, ExitStack], tuple[dict[str, Any], dict[str, str]]]
+
+
+def _one_system(home: Path, peers: Peers, cleanup: ExitStack) -> tuple[dict[str, Any], dict[str, str]]:
+    config = _xop_config(home / "xop.yaml", peers)
+    env = {
+        "AIRFLOW_CONN_ACME_SYSTEM_DB": _postgres_conn(peers.system_db_url),
+        # Who may approve a restore (tests/distributed/test_restore_approval.py).
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,restorer:op,bystander:user",
+    }
+    return config, env
+
+
+@contextmanager
+def deploy(
+    artifacts: Path,
+    config: ConfigBuilder = _one_system,
+    *,
+    workers: tuple[str, ...] = ("worker-a", "worker-b"),
+    sipp_hosts: int = 1,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Deployment]:
+    """The stack and its peers, as the ``deployment`` fixture has them, for any xop config.
+
+    ``config`` builds the configuration from the peers; ``sipp_hosts`` SIPp far ends answer on
+    127.0.0.1, 127.0.0.2, ... (``peers.far_ends``). ``extra_env`` goes to every component last
+    (Airflow settings of a test). Everything is stopped and dropped on exit.
+    """
     from tests.trunks.trunk_farends import SippPool
 
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+    shutil.rmtree(artifacts, ignore_errors=True)
+    artifacts.mkdir(parents=True)
     home = Path(tempfile.mkdtemp(prefix="xop-e2e-"))
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, home, ignore_errors=True)
@@ -179,8 +208,8 @@ def deployment() -> Iterator[Deployment]:
         (home / "sipp").mkdir()
         sipp = SippPool(home / "sipp")
         cleanup.callback(sipp.stop_all)
-        far_end = sipp.get("answer_echo.xml", "udp")
-        maildrop = cleanup.enter_context(MailDrop(ARTIFACTS / "mail"))
+        far_ends = [sipp.get("answer_echo.xml", "udp", host=f"127.0.0.{n + 1}") for n in range(sipp_hosts)]
+        maildrop = cleanup.enter_context(MailDrop(artifacts / "mail"))
         ftp = cleanup.enter_context(
             FtpsSite(home / "ftp", user="xop-publisher", password=secrets.token_urlsafe(12))
         )
@@ -188,28 +217,31 @@ def deployment() -> Iterator[Deployment]:
         peers = Peers(
             maildrop=maildrop,
             ftp=ftp,
-            trunk_host=far_end.host,
-            trunk_port=far_end.port,
+            trunk_host=far_ends[0].host,
+            trunk_port=far_ends[0].port,
             system_db_url=system_db_url,
             image=_recovery_image(home / "images"),
+            far_ends=far_ends,
         )
-        config_path = _xop_config(home / "xop.yaml", peers)
+        data, config_env = config(home, peers, cleanup)
+        config_path = home / "xop.yaml"
+        config_path.write_text(yaml.safe_dump(data, sort_keys=False))
         stack = AirflowStack(
-            artifacts=ARTIFACTS,
+            artifacts=artifacts,
             home=home / "airflow",
             metadata_url=metadata_url.replace("postgresql+psycopg://", "postgresql+psycopg2://"),
             broker_url=BROKER_URL,
             api_port=free_port(),
             trigger_log_port=free_port(),
+            workers=workers,
             extra_env={
                 "XOP_CONFIG": str(config_path),
                 "AIRFLOW_CONN_XOP_DB": _postgres_conn(xop_db_url),
                 "AIRFLOW_CONN_SMTP_DEFAULT": maildrop.connection_uri(),
                 "AIRFLOW_CONN_XOP_FTP": ftp.connection_json(),
                 "AIRFLOW_CONN_XOP_IMAP": mailbox.connection_json(),
-                "AIRFLOW_CONN_ACME_SYSTEM_DB": _postgres_conn(system_db_url),
-                # Who may approve a restore (tests/distributed/test_restore_approval.py).
-                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,restorer:op,bystander:user",
+                **config_env,
+                **(extra_env or {}),
             },
         )
         cleanup.callback(_forget_queue, stack.queue)
@@ -217,3 +249,9 @@ def deployment() -> Iterator[Deployment]:
         api = AirflowApi(stack.api_url, username=stack.admin_user, password=stack.admin_password)
         cleanup.callback(api.close)
         yield Deployment(stack, api, xop_db_url, config_path, peers)
+
+
+@pytest.fixture(scope="package")
+def deployment() -> Iterator[Deployment]:
+    with deploy(ARTIFACTS) as deployed:
+        yield deployed

@@ -34,9 +34,15 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 AIRFLOW_BIN = Path(sys.executable).with_name("airflow")
 
-#: Celery delivery settings, the same as docker-compose.yaml's (tests/distributed/test_compose.py checks).
+#: Celery delivery settings, the same as docker-compose.yaml's (tests/distributed/test_compose.py checks):
+#: a task message is acknowledged when the task ended, not when a worker took it (acks_late), and
+#: given back to the queue when the pool process running it died (task_reject_on_worker_lost,
+#: through the provider's ``[celery] extra_celery_config``); one that a dead worker took and never
+#: acknowledged goes back to the queue after the visibility timeout. A task instance that was
+#: already running when its worker died is retried by Airflow (heartbeat timeout, ``retries``).
 CELERY_DELIVERY = {
     "AIRFLOW__CELERY__TASK_ACKS_LATE": "True",
+    "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": '{"task_reject_on_worker_lost": true}',
     "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
 }
 
@@ -166,23 +172,7 @@ class AirflowStack:
             self.spawn("xop-db-migrate", [sys.executable, str(REPO / "scripts" / "migrate_xop_db.py")]),
         ]
         for name in self.workers:
-            self.spawn(
-                name,
-                [
-                    airflow,
-                    "celery",
-                    "worker",
-                    "--celery-hostname",
-                    f"{name}@%h",
-                    "--queues",
-                    self.queue,
-                    "--skip-serve-logs",  # task logs are files in the one log folder the API reads
-                ],
-                env=self.env(
-                    XOP_WORKER_HOSTNAME=name,
-                    AIRFLOW__CORE__HOSTNAME_CALLABLE="tests.distributed.stack.worker_hostname",
-                ),
-            )
+            self.start_worker(name)
         for job in migrations:
             try:
                 code: int | str = job.popen.wait(timeout=300)
@@ -197,9 +187,41 @@ class AirflowStack:
         self.spawn("dag-processor", [airflow, "dag-processor"])
         self.spawn("triggerer", [airflow, "triggerer"])
 
+    def start_worker(self, name: str) -> ManagedProcess:
+        """One Celery worker (also a new one in place of a killed worker, as compose restarts it)."""
+        return self.spawn(
+            name,
+            [
+                str(AIRFLOW_BIN),
+                "celery",
+                "worker",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--queues",
+                self.queue,
+                "--skip-serve-logs",  # task logs are files in the one log folder the API reads
+            ],
+            env=self.env(
+                XOP_WORKER_HOSTNAME=name,
+                AIRFLOW__CORE__HOSTNAME_CALLABLE="tests.distributed.stack.worker_hostname",
+            ),
+        )
+
+    def wait_worker_ready(self, name: str, timeout: float = 120) -> None:
+        proc = next(p for p in self.processes if p.name == name)
+        deadline = time.monotonic() + timeout
+        while " ready." not in proc.log_path.read_text(errors="replace"):
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise StackError(f"{name} not ready after {timeout:.0f} s:\n{proc.tail()}")
+            time.sleep(0.5)
+
     def spawn(self, name: str, args: list[str], *, env: dict[str, str] | None = None) -> ManagedProcess:
-        """Start ``args`` (a full command line) in a process group of its own, output to its log."""
+        """Start ``args`` (a full command line) in a process group of its own, output to its log
+        (a component started again moves its predecessor's log aside)."""
         log_path = self.artifacts / f"{name}.log"
+        if log_path.exists():
+            log_path.rename(log_path.with_suffix(f".{int(time.time())}.log"))
         log_file = log_path.open("w")
         popen = subprocess.Popen(
             args,
@@ -239,6 +261,39 @@ class AirflowStack:
             if time.monotonic() > deadline:
                 raise StackError(f"not ready after {timeout:.0f} s: {sorted(waiting)}")
             time.sleep(0.5)
+
+    def kill(self, name: str) -> list[int]:
+        """SIGKILL component ``name`` with every process it started, at once: what the death of
+        its container does. Returns the pids killed.
+
+        Its process group alone is not enough: Airflow's supervisor starts each task in a process
+        group of its own (``os.setpgid``), which would go on running. So the whole tree is frozen
+        (SIGSTOP: nothing can react, fork or send another byte), listed again until no new
+        process shows up, then killed. The component is no longer checked by :meth:`check_alive`.
+        """
+        import psutil
+
+        proc = next(p for p in self.processes if p.name == name)
+        root = psutil.Process(proc.popen.pid)
+        frozen: dict[int, psutil.Process] = {}
+        while True:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                tree = [root, *root.children(recursive=True)]
+            new = [p for p in tree if p.pid not in frozen]
+            if not new:
+                break
+            for member in new:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    member.send_signal(signal.SIGSTOP)
+                frozen[member.pid] = member
+        for member in frozen.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.send_signal(signal.SIGKILL)
+        proc.popen.wait(timeout=30)
+        psutil.wait_procs([p for p in frozen.values() if p.pid != root.pid], timeout=30)
+        self.processes.remove(proc)
+        proc.log_file.close()
+        return sorted(frozen)
 
     def stop(self, grace: float = 8) -> None:
         """SIGTERM every process group (warm shutdown), then SIGKILL what is left."""
@@ -355,19 +410,26 @@ class AirflowApi:
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        return self._ok(self.client.get(url, params={"limit": 1000}))["task_instances"]
+
+    def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
+        """Every try of one task instance (the earlier ones from its history), oldest first."""
+        url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/{map_index}/tries"
         return self._ok(self.client.get(url))["task_instances"]
 
     def wait_for_run(
-        self, dag_id: str, run_id: str, *, timeout: float, stack: AirflowStack
+        self, dag_id: str, run_id: str, *, timeout: float, stack: AirflowStack, retries: bool = False
     ) -> dict[str, Any]:
-        """Poll until the run ends; fail at once when a task fails or waits for a retry."""
+        """Poll until the run ends; fail at once when a task fails or (unless ``retries``, for a
+        test that kills a worker: its tasks come back by retry) waits for a retry."""
         deadline = time.monotonic() + timeout
+        bad_states = _BAD_TI_STATES - {"up_for_retry"} if retries else _BAD_TI_STATES
         while True:
             run = self._ok(self.client.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}"))
             if run["state"] == "success":
                 return run
             tis = self.task_instances(dag_id, run_id)
-            bad = [t for t in tis if t["state"] in _BAD_TI_STATES]
+            bad = [t for t in tis if t["state"] in bad_states]
             if run["state"] == "failed" or bad:
                 raise StackError(
                     f"{dag_id} {run_id} is {run['state']}; tasks: {_ti_summary(tis)}\n"

@@ -325,9 +325,13 @@ def test_a_retried_sender_takes_over_the_rows_its_dead_try_leased(engine: Engine
     keys = _fill(engine, 4)
     task = "xop_daily_audit/manual__1/deliver_outbox/-1"
     # The first try of the sender task claims the rows and dies (its worker was killed).
-    assert len(delivery._claim(engine, now=NOW, batch_size=10, lease=delivery.DEFAULT_LEASE, claimer=task)) == 4
+    assert (
+        len(delivery._claim(engine, now=NOW, batch_size=10, lease=delivery.DEFAULT_LEASE, claimer=task)) == 4
+    )
     # Another sender leaves them alone while the lease runs ...
-    other = deliver_pending(engine, smtp=SmtpTransport(), now=NOW, claimer="xop_sla_sweep/r/deliver_outbox/-1")
+    other = deliver_pending(
+        engine, smtp=SmtpTransport(), now=NOW, claimer="xop_sla_sweep/r/deliver_outbox/-1"
+    )
     assert other.claimed == 0
     # ... the retry of the same task sends them at once, each once, and clears its claim.
     stats = deliver_pending(engine, smtp=SmtpTransport(), now=NOW, claimer=task)

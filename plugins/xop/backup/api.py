@@ -37,7 +37,8 @@ def take_backup(
     file name and ``taken_at``. With ``engine`` (the XOP database) a ``backups`` row is also
     written. Idempotent per (system, ``now``): when a verified backup with this stamp exists (an
     earlier try of the same task completed it), it is verified again and returned, not taken
-    twice; what an attempt that died left half-written is removed first. Raises :class:`~xop.core.errors.BackupError` and leaves no file under a final name.
+    twice; what an attempt that died left half-written is removed first. Raises
+    :class:`~xop.core.errors.BackupError` and leaves no file under a final name.
     """
     root = Path(spec.directory or directory)
     if now.tzinfo is None:

@@ -8,6 +8,7 @@ They are real servers on loopback ports, spoken to over the network like product
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -46,6 +47,18 @@ class _Keeper:
     directory: Path
     messages: list[email.message.Message] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: :meth:`MailDrop.hold`: RCPT TO this address is answered only once ``release`` is set.
+    hold_rcpt: str | None = None
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if self.hold_rcpt is not None and address.lower() == self.hold_rcpt:
+            self.held.set()
+            while not self.release.is_set():  # the client waits for our answer, as on a slow server
+                await asyncio.sleep(0.05)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         msg = email.message_from_bytes(
@@ -73,6 +86,15 @@ class MailDrop:
     def messages(self) -> list[email.message.Message]:
         with self.keeper.lock:
             return list(self.keeper.messages)
+
+    def hold(self, recipient: str) -> tuple[threading.Event, threading.Event]:
+        """Hold the next transactions to ``recipient`` at RCPT TO, before any message data:
+        returns (held, release) events; the server answers once ``release`` is set. A client
+        that dies meanwhile delivered nothing (a fault test kills the sender there)."""
+        self.keeper.held.clear()
+        self.keeper.release.clear()
+        self.keeper.hold_rcpt = recipient.lower()
+        return self.keeper.held, self.keeper.release
 
     def connection_uri(self) -> str:
         """``AIRFLOW_CONN_SMTP_DEFAULT`` value pointing at this server (no TLS, no login)."""
