@@ -1,7 +1,7 @@
 """outbox claims name their sender: a retried sender task takes over its dead attempt's rows (issue 21)
 
 Revision ID: i21_outbox_claimed_by
-Revises: i16_ticket_search
+Revises: i2x_ticket_attachments
 Create Date: 2026-12-02 04:20:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i21_outbox_claimed_by"
-down_revision = "i16_ticket_search"
+down_revision = "i2x_ticket_attachments"
 branch_labels = None
 depends_on = None
 
