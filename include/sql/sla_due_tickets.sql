@@ -5,7 +5,7 @@
 -- On PostgreSQL the caller appends FOR UPDATE SKIP LOCKED: two sweeps never take one ticket.
 SELECT id, number, customer, system, subject, description, reporter_name, reporter_email,
        source, urgency, proposed_urgency, level, state, opened_at, recovered_at, reopen_count,
-       emergency_at
+       emergency_at, owner
 FROM tickets
 WHERE next_due_at <= :now
   AND state IN ('open', 'waiting_customer', 'recovered', 'resolved')

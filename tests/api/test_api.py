@@ -65,7 +65,8 @@ def test_every_route_needs_an_airflow_user(client, airflow_app, tokens):
     from xop.api.routes import router
 
     posts = ["/xop" + r.path.replace("{number}", number) for r in router.routes if "POST" in r.methods]
-    assert len(posts) == 26  # open + 11 lifecycle actions and their previews + take, assign, unassign
+    # open + 11 lifecycle actions and their previews + take, assign, unassign, watch, unwatch
+    assert len(posts) == 28
     for bad in (None, "Bearer not-a-jwt", f"Bearer {tokens['alice'][:-4]}AAAA", f"Basic {tokens['alice']}"):
         headers = {"Authorization": bad} if bad else {}
         for path in [*GETS, f"{BASE}/tickets/{number}"]:

@@ -109,3 +109,60 @@ def test_preview_is_refused_to_a_read_only_user(both, tokens):
     both.headers["Authorization"] = f"Bearer {tokens['victor']}"
     r = both.post(f"{BASE}/tickets/{number}/close/preview", json={"report": "x"})
     assert r.status_code == 403
+
+
+def _plain(row: dict) -> str:
+    """The text/plain part of an outbox row's message, decoded."""
+    import email
+    from email import policy
+
+    return email.message_from_bytes(row["mime"], policy=policy.default).get_body(("plain",)).get_content()
+
+
+def _outbox(engine, **where) -> list[dict]:
+    from tests.conftest import outbox_rows
+
+    return [r for r in outbox_rows(engine) if all(r[k] == v for k, v in where.items())]
+
+
+def test_watch_copies_the_tickets_updates_to_staff_only(both, tokens, clock):
+    number = open_ticket(both)["number"]
+    detail = both.get(f"{BASE}/tickets/{number}").json()
+    assert (detail["watchers"], detail["watching"], detail["may_watch"]) == ([], False, True)
+    watched = act(both, number, "watch")
+    assert (watched["watchers"], watched["watching"]) == (["alice"], True)
+    r = both.post(f"{BASE}/tickets/{number}/watch", json={})
+    assert r.status_code == 409 and "already watch" in r.text
+    act(both, number, "take")
+
+    # omar's reply: the customer's email, and an internal copy to the watcher alice
+    both.headers["Authorization"] = f"Bearer {tokens['omar']}"
+    clock.now += timedelta(minutes=1)
+    act(both, number, "respond", {"body": "Rerouted to the spare SBC."})
+    copies = _outbox(both.engine, kind="ticket_updated")
+    assert [(c["recipient"], c["audience"]) for c in copies] == [
+        ("carl@acme.example", "customer"),
+        ("alice@xopnetworks.com", "internal"),
+    ]
+    text = _plain(copies[1])
+    assert "Rerouted to the spare SBC." in text and "who watches" in text and "Owner:" in text
+    assert "Owner:       alice" in text and "Owner:" not in _plain(copies[0])  # customers never see it
+    # the dry run of closing names the watcher's copy among the recipients
+    p = both.post(f"{BASE}/tickets/{number}/close/preview", json={"report": "done"}).json()
+    assert ("alice@xopnetworks.com", "internal") in {(e["recipient"], e["audience"]) for e in p["emails"]}
+
+    # her own actions are not copied back to her; unwatch stops the copies
+    both.headers["Authorization"] = f"Bearer {tokens['alice']}"
+    act(both, number, "respond", {"body": "Second update."})
+    assert len(_outbox(both.engine, recipient="alice@xopnetworks.com")) == 1
+    assert act(both, number, "unwatch")["watchers"] == []
+    assert both.post(f"{BASE}/tickets/{number}/unwatch", json={}).status_code == 409
+    both.headers["Authorization"] = f"Bearer {tokens['omar']}"
+    act(both, number, "escalate", {"reason": "needs L3"})
+    assert len(_outbox(both.engine, recipient="alice@xopnetworks.com")) == 1
+
+    # a staff user without an address cannot watch (nothing would reach them)
+    both.headers["Authorization"] = f"Bearer {tokens['ursula']}"
+    assert both.get(f"{BASE}/tickets/{number}").json()["may_watch"] is False
+    r = both.post(f"{BASE}/tickets/{number}/watch", json={})
+    assert r.status_code == 409 and "staff.emails" in r.text

@@ -20,6 +20,7 @@ from xop.sla.standing import clock_standings
 from xop.tickets import search
 from xop.tickets.model import Actor, actions_for
 from xop.tickets.tables import attachments, ticket_clocks, ticket_events, tickets
+from xop.tickets.watching import watchers_of
 
 #: Sort keys of the list endpoint: column and direction. ``next_due`` (the sweep's next check)
 #: puts tickets without a running clock last. The default, :data:`URGENT`, is computed in
@@ -167,6 +168,8 @@ def ticket_detail(
         name = actor or "staff"
         actor = Actor.staff(name, cfg.staff_level(name) if actor else cfg.staff.default_level)
     t["actions"] = actions_for(t, actor)
+    t["watchers"] = watchers_of(conn, t["id"])
+    t["watching"] = actor.name in t["watchers"]
     return t
 
 

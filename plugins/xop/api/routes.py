@@ -77,6 +77,7 @@ def _detail(
     detail["refused_actions"] = [{"action": a, "why": refused[a]} for a in ACTIONS if a in refused]
     detail["ownership_actions"] = [] if refusal else ownership_actions_for(svc.cfg, detail, actor)
     detail["colleagues"] = colleagues(svc.cfg, level_of(detail))
+    detail["may_watch"] = refusal is None and svc.cfg.staff.email_of(actor.name) is not None
     return TicketDetail.model_validate(detail).model_dump(mode="json")
 
 
@@ -312,3 +313,13 @@ _action(
     lambda b: {"to": b.to},
 )
 _action("unassign", "Nobody owns the ticket any more", EmptyBody, "unassign", lambda b: {})
+
+# i16: watchers (xop.tickets.watching)
+_action(
+    "watch",
+    "Watch the ticket: get its updates by email (staff with an address)",
+    EmptyBody,
+    "watch",
+    lambda b: {},
+)
+_action("unwatch", "Stop watching the ticket", EmptyBody, "unwatch", lambda b: {})

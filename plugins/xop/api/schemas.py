@@ -188,6 +188,11 @@ class TicketDetail(TicketSummary):
     colleagues: list[str] = Field(
         default_factory=list, description="Configured staff of the owning level (choices for assign)."
     )
+    watchers: list[str] = Field(
+        default_factory=list, description="Staff who get the ticket's updates by email."
+    )
+    watching: bool = Field(default=False, description="The requesting user watches the ticket.")
+    may_watch: bool = Field(default=False, description="The user may watch (staff with an address).")
 
 
 class ClockChange(BaseModel):

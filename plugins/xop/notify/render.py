@@ -179,9 +179,12 @@ def render_email(
     cfg = load_config()
     # The footer signs with the configured support identity unless the email names its own
     # (a ticket's owning level).
-    values = {"support": cfg.support.identity, **context, "audience": KINDS[kind], "kind": kind}
+    # A watcher's copy of a customer email (xop.tickets.notices.watcher_copies) reads as internal:
+    # XOP's footer, the owner named, and no customer portal link signed for a staff address.
+    audience = "internal" if context.get("watching") else KINDS[kind]
+    values = {"support": cfg.support.identity, **context, "audience": audience, "kind": kind}
     number = _ticket_number(context)
-    if recipient and number and KINDS[kind] == "customer":
+    if recipient and number and audience == "customer":
         values["ticket_url"] = ticket_link(cfg, recipient, str(number), now=at)
     subjects = env.get_template("email/subjects.j2").make_module(values)
     subject = " ".join(str(getattr(subjects, kind)()).split())

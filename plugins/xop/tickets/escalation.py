@@ -27,7 +27,13 @@ from xop.notify.outbox import enqueue_many
 from xop.sla.policy import effective_urgency
 from xop.tickets import clocks
 from xop.tickets.model import EMERGENCY, Actor, escalation_clocks
-from xop.tickets.notices import contact_context, due_text, emails_for, emergency_emails
+from xop.tickets.notices import (
+    contact_context,
+    due_text,
+    emails_for,
+    emergency_emails,
+    enqueue_with_watchers,
+)
 from xop.tickets.tables import ticket_events, tickets
 
 
@@ -221,7 +227,7 @@ def escalate_tickets(
                 "next_due": due_text(cfg, due.get(u["id"])),
             },
         )
-    enqueue_many(conn, emails)
+    enqueue_with_watchers(conn, emails)
     emergencies = [
         (
             u,

@@ -19,12 +19,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import humanize
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from xop.core.config import XopConfig, parse_target
 from xop.core.vocabulary import CLOCK_LABELS, CLOCK_NAMES
 from xop.notify.outbox import enqueue_many
 from xop.tickets.model import EMERGENCY, LEVEL_LABELS, level_of
+from xop.tickets.tables import ticket_watchers, tickets
 
 #: Customer-facing emails.
 CUSTOMER_KINDS = {
@@ -194,6 +195,8 @@ def emails_for(
     else:
         to = [(r, "") for r in recipients]
     tctx = ticket_context(cfg, ticket)
+    if audience == "internal":  # XOP's readers see who works the ticket; customers never do
+        tctx["owner"] = ticket.get("owner")
     owner = contact_context(cfg, tctx["level"])
     context = {
         "ticket": tctx,
@@ -222,6 +225,69 @@ def emails_for(
     return items
 
 
+def internal_recipients(
+    cfg: XopConfig, ticket: dict[str, Any], *, level: int, owner_only: bool = False
+) -> list[str]:
+    """Who reads an internal notice of a ticket: its owner first (at their ``staff.emails``
+    address), then the mailbox of model ``level`` (the owning level's contact). ``owner_only``
+    (an SLA warning before the last threshold): the owner alone when there is one with an
+    address; the level's mailbox always gets the last warning and every breach, so nothing rests
+    on one person."""
+    mailbox = str(contact_context(cfg, level)["email"])
+    mine = cfg.staff.email_of(ticket.get("owner"))
+    if mine is None:
+        return [mailbox]
+    return [mine] if owner_only else list(dict.fromkeys([mine, mailbox]))
+
+
+def watcher_copies(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Internal copies of a ticket's customer emails for the staff who watch it (i16).
+
+    One copy per (email kind, event) and watcher, at the watcher's own XOP address (never a
+    customer's: only staff watch, at their ``staff.emails`` address); not to the watcher whose
+    action caused the email. The same template renders it, for the internal audience (the owner
+    shown, no customer portal link), saying why the watcher receives it.
+    """
+    originals = {
+        (it["kind"], it.get("event_id")): it
+        for it in items
+        if it["audience"] == "customer" and it["kind"] in CUSTOMER_KINDS and it.get("ticket_id")
+    }
+    if not originals:
+        return []
+    ids = list({it["ticket_id"] for it in originals.values()})
+    rows = conn.execute(
+        select(ticket_watchers).where(ticket_watchers.c.ticket_id.in_(ids)).order_by(ticket_watchers.c.since)
+    ).all()
+    owners = dict(conn.execute(select(tickets.c.id, tickets.c.owner).where(tickets.c.id.in_(ids))).all())
+    watchers: dict[int, list[Any]] = {}
+    for w in rows:
+        watchers.setdefault(w.ticket_id, []).append(w)
+    copies = []
+    for (kind, event_id), it in originals.items():
+        for w in watchers.get(it["ticket_id"], []):
+            if (it["context"].get("event") or {}).get("actor") == w.watcher:
+                continue
+            ctx = {k: v for k, v in it["context"].items() if k != "recipient_name"}
+            ctx["watching"] = w.watcher
+            ctx["ticket"] = dict(ctx["ticket"]) | {"owner": owners.get(it["ticket_id"])}
+            copies.append(
+                it
+                | {
+                    "context": ctx,
+                    "recipient": w.email,
+                    "audience": "internal",
+                    "dedup_key": f"{kind}:t{it['ticket_id']}:e{event_id}:watch:{w.email.lower()}",
+                }
+            )
+    return copies
+
+
+def enqueue_with_watchers(conn: Connection, items: list[dict[str, Any]]) -> int:
+    """Queue ``items`` and their watchers' copies (:func:`watcher_copies`) in one statement."""
+    return enqueue_many(conn, items + watcher_copies(conn, items))
+
+
 def _bridge_call(cfg: XopConfig) -> dict[str, Any]:
     """i18: when the automatic call to the emergency bridge is on, the emergency email says that a
     follow-up email (``emergency_call``) reports whether the bridge was reached."""
@@ -241,12 +307,16 @@ def emergency_emails(
         ticket=ticket,
         event=event,
         now=now,
-        recipients=[owner["email"], str(emergency.email)],
+        recipients=[
+            *internal_recipients(cfg, ticket, level=min(int(ticket["level"]), 4)),
+            str(emergency.email),
+        ],
         extra={"clock": clock, "contact": contact_context(cfg, EMERGENCY), "owner": owner}
         | _bridge_call(cfg),
     )
 
 
 def notify(conn: Connection, cfg: XopConfig, **kw: Any) -> int:
-    """Queue the emails of one event in the caller's transaction; returns how many were new."""
-    return enqueue_many(conn, emails_for(cfg, **kw))
+    """Queue the emails of one event (and the watchers' copies) in the caller's transaction;
+    returns how many were new."""
+    return enqueue_with_watchers(conn, emails_for(cfg, **kw))

@@ -34,11 +34,12 @@ from xop.tickets.ownership import OwnershipActions  # i16: take / assign / unass
 from xop.tickets.preview import DryRun  # i16: what an action would do (the page's confirmation)
 from xop.tickets.records import Ticket, format_number
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
+from xop.tickets.watching import WatchActions  # i16: staff follow a ticket by email
 
 __all__ = ["Ticket", "TicketService", "format_number", "service_on"]
 
 
-class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, DryRun):
+class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, DryRun, WatchActions):
     """Lifecycle operations on tickets in the XOP database."""
 
     def __init__(self, engine: Engine, config: XopConfig) -> None:

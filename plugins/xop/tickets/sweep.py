@@ -32,7 +32,7 @@ from xop.sla.standing import reached, schedule
 from xop.tickets import clocks
 from xop.tickets.escalation import emergency_events, escalate_tickets, event_row, insert_events
 from xop.tickets.model import EMERGENCY, Actor, decide, level_of
-from xop.tickets.notices import contact_context, emails_for
+from xop.tickets.notices import contact_context, emails_for, internal_recipients
 from xop.tickets.tables import ticket_clocks, tickets
 
 SQL_DIR = REPO_ROOT / "include" / "sql"
@@ -288,9 +288,11 @@ def _process(
         extra: dict[str, Any] = {"clock": clock_ctx, "contact": owner}
         if kind == "sla_breach":
             extra["action"] = r["action"]
-        emails += emails_for(
-            cfg, kind=kind, ticket=t, event=ev, now=now, recipients=[owner["email"]], extra=extra
-        )
+        # The ticket's owner first; below the last warning threshold the owner alone (i16).
+        last = max(cfg.sla_for(t["customer"]).warn_at, default=1.0)
+        alone = kind == "sla_warning" and clock_ctx["fraction"] < last
+        to = internal_recipients(cfg, t, level=level_of(t), owner_only=alone)
+        emails += emails_for(cfg, kind=kind, ticket=t, event=ev, now=now, recipients=to, extra=extra)
     if digest:
         emails += _escalation_digest(cfg, digest, now)
     stats.emails += enqueue_many(conn, emails)

@@ -137,6 +137,17 @@ Index(
     postgresql_where=text(_running_sql),
 )
 
+# Staff following a ticket (i16): each gets an internal copy of the ticket's customer emails at
+# their own address (``staff.emails``), never a customer's.
+ticket_watchers = Table(
+    "ticket_watchers",
+    metadata,
+    Column("ticket_id", BigId, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("watcher", String(120), primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("since", UTCDateTime, nullable=False),
+)
+
 # Counter for human ticket numbers. One row; incremented under a row lock (PostgreSQL) or the
 # database write lock (SQLite), so concurrent opens never share a number.
 ticket_number_seq = Table(

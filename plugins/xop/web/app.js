@@ -314,6 +314,7 @@ async function openTicket(number, { focus = true } = {}) {
     el("strong", {}, ACTIONS[r.action]?.label || r.action), `: ${r.why}`)));
   $("#why-not").hidden = !refused.length;
   renderOwner(t);
+  renderWatch(t);
   $("#ticket-history").replaceChildren(...t.events.slice().reverse().map((e) => el("li", { class: e.public ? "public" : "internal" },
     el("div", { class: "meta" }, `${fmtTime(e.at)} · ${e.actor} · ${e.kind.replace("_", " ")}${e.public ? "" : " · internal"}`),
     e.body ? el("div", { class: "body" }, e.body) : null,
@@ -504,6 +505,38 @@ async function own(action, body) {
   await Promise.all([openTicket(current, { focus: false }), loadBoard()]);
 }
 
+// ------------------------------------------------------------------ watch (updates by email)
+
+function renderWatch(t) {
+  // Staff with an address (staff.emails) follow a ticket; its customer emails are copied to them.
+  if (t.number !== $("#watch").dataset.number) $("#watch-status").textContent = "";
+  $("#watch").dataset.number = t.number;
+  $("#watchers").textContent = t.watchers.length ? t.watchers.join(", ") : "nobody";
+  const toggle = $("#watch-toggle");
+  toggle.hidden = !t.may_watch && !t.watching;
+  toggle.dataset.watching = t.watching ? "1" : "0";
+  toggle.setAttribute("aria-pressed", t.watching ? "true" : "false");
+  toggle.textContent = t.watching ? "Stop watching" : "Watch (its updates by email)";
+}
+
+async function toggleWatch() {
+  const status = $("#watch-status");
+  const action = $("#watch-toggle").dataset.watching === "1" ? "unwatch" : "watch";
+  status.classList.remove("error");
+  try {
+    const t = await api(`tickets/${encodeURIComponent(current)}/${action}`, { method: "POST", body: {}, key: newKey() });
+    status.textContent = t.watching
+      ? `You watch ${t.number}: its updates come to you by email.`
+      : `You no longer watch ${t.number}.`;
+  } catch (e) {
+    status.textContent = `Refused: ${e.message}`;
+    status.classList.add("error");
+    return;
+  }
+  await openTicket(current, { focus: false });
+  $("#watch-toggle").focus();
+}
+
 // ------------------------------------------------------------------ open form
 
 function fillSystems() {
@@ -568,6 +601,7 @@ async function start() {
   $("#close-ticket").addEventListener("click", closeTicket);
   $("#action-form").addEventListener("submit", submitAction);
   $("#action-cancel").addEventListener("click", () => { $("#action-form").hidden = true; });
+  $("#watch-toggle").addEventListener("click", toggleWatch);
   $("#confirm-cancel").addEventListener("click", () => $("#confirm-dialog").close(""));
   $("#confirm-dialog").addEventListener("keydown", trapFocus);
   document.addEventListener("keydown", (ev) => {
