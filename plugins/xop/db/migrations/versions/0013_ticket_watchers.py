@@ -1,7 +1,7 @@
 """ticket watchers: staff following a ticket get its updates by email (issue 16)
 
 Revision ID: i2x_ticket_watchers
-Revises: i2x_ticket_attachments
+Revises: i21_outbox_claimed_by
 Create Date: 2026-12-02 04:20:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from xop.db.types import BigId, UTCDateTime
 
 revision = "i2x_ticket_watchers"
-down_revision = "i2x_ticket_attachments"
+down_revision = "i21_outbox_claimed_by"
 branch_labels = None
 depends_on = None
 
