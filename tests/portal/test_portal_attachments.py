@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import stat
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -173,6 +174,17 @@ def test_a_new_ticket_and_a_reply_carry_files_the_customer_and_staff_download(
     u = v.get(next(h for n, h in links.items() if n not in ("sip-trace.pcap", "passwd.log")))
     assert u.content == "Grüße\n".encode()
     assert "filename*=UTF-8''St%C3%B6rung%20log%20%C3%BC.txt" in u.headers["content-disposition"]
+
+    # Each download is in the access log with the contact (written just after the response).
+    from xop.portal.tables import portal_access_log
+
+    deadline = time.monotonic() + 20
+    while True:
+        logged = [(r["action"], r["outcome"], r["email"], r["ticket"]) for r in site.rows(portal_access_log)]
+        if logged.count(("download", "ok", ANN, number)) >= 2:
+            break
+        assert time.monotonic() < deadline, logged
+        time.sleep(0.05)
 
     # Stored on the ticket, on the event each came with, without an inbound message.
     rows = site.rows(attachments)

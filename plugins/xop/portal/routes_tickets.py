@@ -354,7 +354,7 @@ def _open_ticket(
 
 
 @router.get("/tickets/{number}/attachments/{attachment_id}")
-def download(request: Request, number: str, attachment_id: str) -> Response:
+def download(request: Request, background: BackgroundTasks, number: str, attachment_id: str) -> Response:
     """A file of the ticket's public history, as a download only (never shown by the browser).
     Another customer's file, an internal one, or none at all: the same 404."""
     number_, refused = _visible(request, number)
@@ -368,7 +368,8 @@ def download(request: Request, number: str, attachment_id: str) -> Response:
     if found is None:
         return _not_found(request, number_)
     meta, data = found
-    portal.log(request, "download", "ok", ticket=number_, detail=f"attachment {aid}")
+    # Logged after the response, as the ticket page is: off the download's time.
+    background.add_task(portal.log, request, "download", "ok", ticket=number_, detail=f"attachment {aid}")
     return Response(
         data,
         media_type="application/octet-stream",
