@@ -7,6 +7,8 @@ import csv
 import io
 
 from tests.api.test_api import BASE, act, open_ticket
+from xop.api import export
+from xop.tickets import search
 
 
 def test_take_assign_unassign_and_the_owner_filters(client, tokens):
@@ -53,6 +55,22 @@ def test_search_through_the_list_route(client):
     assert numbers(q="echo", owner="mine") == []
     r = client.get(f"{BASE}/tickets", params={"q": "***"})
     assert r.status_code == 422 and "q" in r.text
+
+
+def test_a_search_counts_up_to_the_cap_and_the_export_has_every_match(client, monkeypatch):
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    made = [open_ticket(client, subject=f"Bridge outage {i}")["number"] for i in range(4)]
+    open_ticket(client, subject="Echo on the line")
+    page = client.get(f"{BASE}/tickets", params={"q": "bridge", "limit": 3}).json()
+    assert (page["total"], page["total_exact"], len(page["items"])) == (2, False, 3)
+    page = client.get(f"{BASE}/tickets", params={"q": "bri*", "limit": 3, "offset": 3}).json()
+    assert (page["total_exact"], [t["number"] for t in page["items"]]) == (False, made[3:])
+    page = client.get(f"{BASE}/tickets", params={"q": "echo"}).json()
+    assert (page["total"], page["total_exact"]) == (1, True)
+    assert client.get(f"{BASE}/tickets").json()["total_exact"] is True  # no search: exact
+    monkeypatch.setattr(export, "PAGE", 2)  # the export pages past the capped count
+    rows = list(csv.reader(io.StringIO(client.get(f"{BASE}/tickets.csv", params={"q": "bridge"}).text)))
+    assert sorted(r[0] for r in rows[1:]) == made
 
 
 def test_export_is_the_filtered_board_and_formula_safe(client):

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 
 from xop.api import queries
 from xop.core.errors import InvalidInput
-from xop.tickets import TicketService
-from xop.tickets.search import matches, tokens
-from xop.tickets.tables import tickets
+from xop.tickets import TicketService, search
+from xop.tickets.search import matches, tokens, words
+from xop.tickets.tables import ticket_events, tickets
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("America/Chicago")).astimezone(UTC)
 
@@ -38,9 +38,9 @@ def _open(svc, subject, description="", **kw):
 def _find(svc, q, **filters) -> list[str]:
     f = queries.TicketFilter(q=q, **filters)
     with svc.engine.connect() as conn:
-        total, items = queries.list_tickets(conn, svc.cfg, f, now=T0 + timedelta(hours=1), limit=50)
-    assert total == len(items)
-    return sorted(t["number"] for t in items)
+        page = queries.list_tickets(conn, svc.cfg, f, now=T0 + timedelta(hours=1), limit=50)
+    assert page.total == len(page.items) and page.total_exact
+    return sorted(t["number"] for t in page.items)
 
 
 def test_search_finds_every_field_and_combines_with_filters(svc):
@@ -54,7 +54,7 @@ def test_search_finds_every_field_and_combines_with_filters(svc):
     assert _find(svc, "CONFERENCE minutes") == [bridge]  # description, every word, any case
     assert _find(svc, "frankfurt") == [prompts]  # a public update
     assert _find(svc, "kestrel") == [other]  # an internal note
-    assert _find(svc, "bri") == [bridge]  # the last word as a prefix
+    assert _find(svc, "bri*") == [bridge]  # a prefix, asked for with "*"
     assert _find(svc, bridge) == [bridge]  # the number
     assert _find(svc, "drops nonsenseword") == []
     assert _find(svc, "echo", customer="globex") == [other]
@@ -78,3 +78,97 @@ def test_query_words_are_tokens_never_syntax(svc):
     for bad in ("", "  *** ", "x" * 201):
         with pytest.raises(InvalidInput):
             matches("sqlite", bad)
+
+
+def test_a_prefix_only_when_asked(svc):
+    bridge = _open(svc, "Bridge drops callers").number
+    bri = _open(svc, "Bri office line down").number
+    assert _find(svc, "bri") == [bri]  # a whole word, never a prefix by default
+    assert _find(svc, "bri*") == sorted([bridge, bri])
+    assert _find(svc, "BRIDGE") == [bridge]
+    assert _find(svc, "bridges") == []
+    assert _find(svc, "call* bri") == [] and _find(svc, "call* bri*") == [bridge]
+    # a number: exact, or its digits as a prefix
+    digits = bridge.split("-")[1]
+    assert _find(svc, bridge) == [bridge] and _find(svc, bridge[:-1]) == []
+    assert bridge in _find(svc, f"XOP-{digits[:-1]}*")
+    assert tokens("Bri* XOP-0012* *x y*z") == ["bri", "xop", "0012", "x", "y", "z"]
+    assert [w.prefix for w in words("Bri* XOP-0012* *x y*z")] == [True, False, True, False, True, False]
+
+
+def test_internal_notes_and_public_updates_are_searchable_by_staff_across_fields(svc):
+    t = _open(svc, "Conference bridge echo", "Heard on every call").number
+    svc.note(t, actor="lena", body="Carrier ticket 88123 with osprey telecom", now=T0)
+    svc.respond(t, actor="lena", body="We moved you to the spare gateway", now=T0)
+    assert _find(svc, "osprey") == [t]  # an internal note
+    assert _find(svc, "88123") == [t]
+    assert _find(svc, "gateway") == [t]  # a public update
+    assert _find(svc, "echo osprey gateway") == [t]  # words from the subject, a note and an update
+    assert _find(svc, "echo osprey hawk") == []
+    # the document is not a column of the declared table: rows read elsewhere never carry it
+    with svc.engine.connect() as conn:
+        row = conn.execute(sa.select(tickets).where(tickets.c.number == t)).one()
+    assert "search_doc" not in row._mapping and "osprey" not in repr(tuple(row))
+
+
+def test_the_count_of_a_broad_search_is_capped(svc, monkeypatch):
+    monkeypatch.setattr(search, "COUNT_CAP", 3)
+    numbers = [_open(svc, f"Bridge outage {i}").number for i in range(5)]
+    f = queries.TicketFilter(q="bridge")
+    now = T0 + timedelta(hours=1)
+    with svc.engine.connect() as conn:
+        first = queries.list_tickets(conn, svc.cfg, f, now=now, limit=2)
+        rest = queries.list_tickets(conn, svc.cfg, f, now=now, limit=2, offset=2)
+        last = queries.list_tickets(conn, svc.cfg, f, now=now, limit=2, offset=4)
+        narrow = queries.list_tickets(conn, svc.cfg, queries.TicketFilter(q="bridge 3"), now=now)
+        board = queries.list_tickets(conn, svc.cfg, queries.TicketFilter(), now=now, limit=2)
+    assert (first.total, first.total_exact) == (3, False)  # "more than 3"
+    # the pages still hold every match, in the board's order (next due first, then id): read in
+    # that order when more than the cap match, sorted from the matches' ids otherwise
+    assert [t["number"] for p in (first, rest, last) for t in p.items] == numbers
+    assert (narrow.total, narrow.total_exact, [t["number"] for t in narrow.items]) == (1, True, [numbers[3]])
+    assert (board.total, board.total_exact) == (5, True)  # without free text: exact
+
+
+def test_long_histories_stay_searchable_and_writable(svc):
+    t = _open(svc, "Routing loop").number
+    for i in range(30):
+        svc.note(t, actor="lena", body=f"trace step{i} " + "hop " * 50, now=T0)
+    assert _find(svc, "step29") == [t] and _find(svc, "step0 step17 loop") == [t]
+    # an edited or deleted event is searched as it now reads (the triggers rebuild the document)
+    with svc.engine.begin() as conn:
+        tid = conn.execute(sa.select(tickets.c.id).where(tickets.c.number == t)).scalar_one()
+        conn.execute(
+            sa.update(ticket_events)
+            .where(ticket_events.c.ticket_id == tid, ticket_events.c.body.like("trace step29 %"))
+            .values(body="trace kestrel")
+        )
+        conn.execute(
+            sa.delete(ticket_events).where(
+                ticket_events.c.ticket_id == tid, ticket_events.c.body.like("trace step17 %")
+            )
+        )
+    assert _find(svc, "step29") == [] and _find(svc, "kestrel") == [t]
+    assert _find(svc, "step17") == [] and _find(svc, "step16") == [t]
+
+
+def test_an_event_too_large_for_the_search_document_is_still_recorded(svc):
+    # PostgreSQL's tsvector holds at most 1 MB of distinct words. An event written straight into
+    # the table (the service limits a body to 20,000 characters, so a long history is the usual
+    # way there) with 160,000 distinct words is kept; the ticket stays findable by its subject
+    # and its earlier updates. SQLite's FTS5 has no such limit and finds the new words too.
+    t = _open(svc, "Packet capture attached").number
+    svc.note(t, actor="lena", body="first look: jitter", now=T0)
+    huge = " ".join(f"h{i:07x}" for i in range(160_000))
+    with svc.engine.begin() as conn:
+        tid = conn.execute(sa.select(tickets.c.id).where(tickets.c.number == t)).scalar_one()
+        conn.execute(
+            sa.insert(ticket_events).values(
+                ticket_id=tid, at=T0, actor="lena", kind="note", public=False, body=huge, payload={}
+            )
+        )
+    svc.respond(t, actor="lena", body="Capture reviewed", now=T0)
+    with svc.engine.connect() as conn:
+        assert huge in conn.execute(sa.select(ticket_events.c.body)).scalars().all()
+    assert _find(svc, "packet") == [t] and _find(svc, "jitter") == [t] and _find(svc, "reviewed") == [t]
+    assert _find(svc, "h0000000") == ([] if svc.engine.dialect.name == "postgresql" else [t])

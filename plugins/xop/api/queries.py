@@ -113,6 +113,16 @@ def urgent_order(now: datetime) -> list[Any]:
     return [breached, soonest.asc().nulls_last(), waiting, tickets.c.id]
 
 
+@dataclass(frozen=True)
+class Listing:
+    """A page of tickets and how many match: exactly, or (a search matching more than
+    :data:`xop.tickets.search.COUNT_CAP` tickets) ``total_exact`` false and ``total`` the cap."""
+
+    total: int
+    total_exact: bool
+    items: list[dict[str, Any]]
+
+
 def list_tickets(
     conn: Connection,
     cfg: XopConfig,
@@ -122,17 +132,37 @@ def list_tickets(
     sort: str = URGENT,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[int, list[dict[str, Any]]]:
-    """One page of tickets (dicts with ``breached`` and ``next_clock``) and the total count."""
+) -> Listing:
+    """One page of tickets (dicts with ``breached`` and ``next_clock``) and the count: exact
+    without free text; with free text counted up to ``search.COUNT_CAP``.
+
+    A search is read in two steps so that a rare word does not hang on the planner's guess:
+    first the ids of up to ``COUNT_CAP + 1`` matches in any order (a GIN bitmap for a rare word,
+    a scan that stops early for a common one), which give the count; when that is all of them,
+    the page is those rows sorted (at most 1,000 primary-key reads and order keys). Only a
+    broader match reads the page with the match as a filter: in the order of an index for
+    ``next_due`` (more than one row in 1,000 matches, so a page of 50 is found within about
+    50,000 rows at 1,000,000 tickets); for :data:`URGENT`, whose key is computed from the clocks,
+    by computing it for every match (slow for a broad match: see bench/README.md).
+    """
     cond = _where(f, now, conn.dialect.name)
-    total = conn.execute(select(func.count()).select_from(tickets).where(*cond)).scalar_one()
     if sort == URGENT:
         order = urgent_order(now)
     else:
         column, direction = SORTS[sort]
         key = column.asc() if direction == "asc" else column.desc()
         order = [key.nulls_last(), tickets.c.id]
-    rows = conn.execute(select(tickets).where(*cond).order_by(*order).limit(limit).offset(offset)).all()
+    page = select(tickets).order_by(*order).limit(limit).offset(offset)
+    if f.q:
+        ids = conn.execute(select(tickets.c.id).where(*cond).limit(search.COUNT_CAP + 1)).scalars().all()
+        total, exact = min(len(ids), search.COUNT_CAP), len(ids) <= search.COUNT_CAP
+        # With the ids, cond again: a ticket changed between the two statements still obeys it.
+        page = page.where(tickets.c.id.in_(ids), *cond) if exact else page.where(*cond)
+    else:
+        total = conn.execute(select(func.count()).select_from(tickets).where(*cond)).scalar_one()
+        exact = True
+        page = page.where(*cond)
+    rows = conn.execute(page).all() if total or not f.q else []
     items = [dict(r._mapping) for r in rows]
     clock_rows = _clock_rows(conn, [t["id"] for t in items], running_only=True)
     standings = clock_standings(cfg, clock_rows, now)
@@ -141,7 +171,7 @@ def list_tickets(
         by_ticket[row["ticket_id"]].append(view)
     for t in items:
         _attach_clock_summary(t, by_ticket.get(t["id"], []))
-    return total, items
+    return Listing(total, exact, items)
 
 
 def ticket_detail(

@@ -158,9 +158,16 @@ def list_tickets(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> TicketPage:
     with svc.engine.connect() as conn:
-        total, items = queries.list_tickets(conn, svc.cfg, f, now=now, sort=sort, limit=limit, offset=offset)
+        page = queries.list_tickets(conn, svc.cfg, f, now=now, sort=sort, limit=limit, offset=offset)
     return TicketPage.model_validate(
-        {"total": total, "limit": limit, "offset": offset, "now": now, "items": items}
+        {
+            "total": page.total,
+            "total_exact": page.total_exact,
+            "limit": limit,
+            "offset": offset,
+            "now": now,
+            "items": page.items,
+        }
     )
 
 

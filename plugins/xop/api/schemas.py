@@ -226,7 +226,10 @@ class ActionPreview(BaseModel):
 
 
 class TicketPage(BaseModel):
-    total: int
+    total: int = Field(description="Matching tickets; with `q`, counted up to 1,000 (see `total_exact`).")
+    total_exact: bool = Field(
+        description="False when a search (`q`) matches more than `total` tickets: the board says 'more than'."
+    )
     limit: int
     offset: int
     now: datetime

@@ -70,7 +70,8 @@ tickets = Table(
     CheckConstraint(f"source IN {SOURCES!r}", name="source_known"),
     CheckConstraint(f"urgency IS NULL OR urgency IN {URGENCIES!r}", name="urgency_known"),
 )
-Index("ix_tickets_next_due_at", tickets.c.next_due_at)
+# (next_due_at, id): the board's order, so a page of a broad search is read in index order.
+Index("ix_tickets_next_due_at", tickets.c.next_due_at, tickets.c.id)
 Index("ix_tickets_customer_state", tickets.c.customer, tickets.c.state)
 Index("ix_tickets_owner", tickets.c.owner)
 Index(

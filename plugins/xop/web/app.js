@@ -261,11 +261,13 @@ async function loadBoard() {
   ));
   $("#board-rows").replaceChildren(...rows);
   if (!rows.length) $("#board-rows").append(el("tr", {}, el("td", { colspan: 7 }, "No tickets match.")));
-  const last = Math.min(page.offset + page.items.length, page.total);
-  $("#count").textContent = `${page.total} ticket${page.total === 1 ? "" : "s"}`;
-  $("#page-info").textContent = page.total ? `${page.offset + 1}–${last} of ${page.total}` : "";
+  // A search's count stops at 1,000 (total_exact false): "more than 1,000", paged until a short page.
+  const total = page.total_exact ? `${page.total}` : `more than ${page.total.toLocaleString("en-US")}`;
+  const last = page.offset + page.items.length;
+  $("#count").textContent = `${total} ticket${page.total === 1 && page.total_exact ? "" : "s"}`;
+  $("#page-info").textContent = page.items.length ? `${page.offset + 1}–${last} of ${total}` : "";
   $("#prev").disabled = page.offset === 0;
-  $("#next").disabled = last >= page.total;
+  $("#next").disabled = page.total_exact ? last >= page.total : page.items.length < page.limit;
 }
 
 // ------------------------------------------------------------------ ticket view
