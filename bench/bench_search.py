@@ -24,7 +24,8 @@ Each case runs ``--repeat`` times after a warm-up (the previous shape ``--repeat
 times: it takes seconds); p50 and p95 of wall time, and the interface's CPU time per call
 (``time.process_time``: Python and the driver, not the server). Target: interface p95 < 100 ms.
 
-Usage: .venv/bin/python bench/bench_search.py [--tickets 1000000] [--repeat 15] [--explain]
+Usage: .venv/bin/python bench/bench_search.py [--tickets 1000000] [--repeat 15] [--sort urgent|next_due]
+       [--explain] [--keep] [--url URL-of-a-kept-database]
 """
 
 from __future__ import annotations
@@ -160,7 +161,12 @@ def _compile(stmt) -> str:
     return str(stmt.compile(dialect=postgresql.psycopg.dialect(), compile_kwargs={"literal_binds": True}))
 
 
+SORT = "urgent"  # set by --sort: the board's order (default) or next_due
+
+
 def _order():
+    if SORT == queries.URGENT:
+        return tuple(queries.urgent_order(NOW))
     return (tickets.c.next_due_at.asc().nulls_last(), tickets.c.id)
 
 
@@ -235,27 +241,36 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--repeat-previous", type=int, default=3)
     ap.add_argument("--no-previous", action="store_true", help="skip the previous shape (and its indexes)")
+    ap.add_argument(
+        "--sort",
+        choices=("urgent", "next_due"),
+        default="urgent",
+        help="the page's order (board: urgent)",
+    )
     ap.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of each page and count")
     ap.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     ap.add_argument("--url", help="reuse a database kept by --keep (no load)")
     args = ap.parse_args()
+    global SORT
+    SORT = args.sort
     cfg = load_config(TEST_CONFIG)
     url = args.url or create_pg_database("xop_bench_search")
     engine = engine_from_url(url)
     try:
         if not args.url:
             _load(engine, args)
-        print(f"load average before the queries: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
+        load = os.getloadavg()
+        print(f"order {SORT}; load average before the queries: {load[0]:.2f} {load[1]:.2f}")
         head = "| query | matches | interface p50 / p95 | CPU | floor p50 / p95 | previous p50 (matches) |"
         print(head + "\n|---|---|---|---|---|---|")
         with engine.connect() as conn:
             raw = conn.connection.dbapi_connection
             for label, q, filters in CASES:
                 f = queries.TicketFilter(q=q, **filters)
-                page = queries.list_tickets(conn, cfg, f, now=NOW, limit=50)
+                page = queries.list_tickets(conn, cfg, f, now=NOW, sort=SORT, limit=50)
                 matches = f"{page.total:,}" if page.total_exact else f"> {page.total:,}"
                 wall, cpu = _times(
-                    lambda f=f: queries.list_tickets(conn, cfg, f, now=NOW, limit=50), args.repeat
+                    lambda f=f: queries.list_tickets(conn, cfg, f, now=NOW, sort=SORT, limit=50), args.repeat
                 )
                 floor, _ = _times(_run_raw(raw, _floor(f, raw)), args.repeat)
                 previous = "—"
