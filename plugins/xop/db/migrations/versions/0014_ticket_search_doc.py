@@ -15,8 +15,7 @@ description, updates) kept by triggers, in place of the two external-content tab
 ``(next_due_at, id)`` index.
 
 Revision ID: i16_ticket_search_doc
-Revises: i21_outbox_claimed_by, i2x_ticket_attachments (main had two heads, both on
-i16_ticket_search: this migration joins them, so the history has one head again)
+Revises: i2x_ticket_watchers
 Create Date: 2026-12-02 04:15:00
 """
 
@@ -25,7 +24,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "i16_ticket_search_doc"
-down_revision = ("i21_outbox_claimed_by", "i2x_ticket_attachments")
+down_revision = "i2x_ticket_watchers"
 branch_labels = None
 depends_on = None
 
