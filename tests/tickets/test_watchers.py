@@ -68,3 +68,16 @@ def test_warnings_go_to_the_owner_first(svc, xop_config):
         "lena@xopnetworks.com",
         "support@xopnetworks.com",
     ]
+
+
+def test_a_customer_reply_reaches_the_watchers_only(svc):
+    import email
+    from email import policy
+
+    t = _open(svc)
+    svc.watch(t.number, actor="lena", now=T0)
+    svc.respond(t.number, actor=Actor.customer("carl@acme.example"), body="Still dropping at 10:05", now=T0)
+    rows = [r for r in outbox_rows(svc.engine) if r["kind"] == "ticket_updated"]
+    assert [(r["recipient"], r["audience"]) for r in rows] == [("lena@xopnetworks.com", "internal")]
+    text = email.message_from_bytes(rows[0]["mime"], policy=policy.default).get_body(("plain",)).get_content()
+    assert "The customer replied" in text and "Still dropping at 10:05" in text and "Dear" not in text

@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from xop.core.errors import InvalidInput, InvalidTransition
+from xop.notify.outbox import enqueue_many
 from xop.tickets import clocks, validation
 from xop.tickets.closing import closing_report, public_name
 from xop.tickets.escalation import escalate_tickets
 from xop.tickets.model import EMERGENCY, MODEL_LEVELS, Actor, level_of
-from xop.tickets.notices import local_time
+from xop.tickets.notices import emails_for, local_time, watcher_copies
 
 if TYPE_CHECKING:
     from xop.tickets.records import Ticket
@@ -48,6 +49,16 @@ class LifecycleActions:
             d = self._set(conn, t, now, **({"state": decision.state} if decision.state else {}))
             self._apply(conn, d, decision, now)
             if who.kind == "customer":
+                # The customer is not emailed their own words; the staff watching are (i16).
+                reply = emails_for(
+                    self.cfg,
+                    kind="ticket_updated",
+                    ticket=d,
+                    event=ev,
+                    now=now,
+                    extra={"update": "customer_reply"},
+                )
+                enqueue_many(conn, watcher_copies(conn, reply))
                 if decision.state:  # waiting on the customer, and the customer answered
                     resumed = self._event(
                         conn,
