@@ -66,11 +66,20 @@ def _tree_cpu(pid: int) -> float:
 
 
 def _postgres_cpu() -> float:
+    """CPU seconds of the machine's PostgreSQL: the postmaster with every backend it has reaped,
+    plus the live backends (a backend that ends between two readings moves into the first)."""
     total = 0.0
-    for proc in psutil.process_iter(["name", "cpu_times"]):
-        if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
-            t = proc.info["cpu_times"]
-            total += t.user + t.system
+    for proc in psutil.process_iter(["name", "ppid", "cpu_times"]):
+        t = proc.info["cpu_times"]
+        if proc.info["name"] != "postgres" or t is None:
+            continue
+        total += t.user + t.system
+        try:
+            is_postmaster = psutil.Process(proc.info["ppid"]).name() != "postgres"
+        except psutil.NoSuchProcess:
+            is_postmaster = False
+        if is_postmaster:
+            total += t.children_user + t.children_system
     return total
 
 
