@@ -155,3 +155,11 @@ def test_the_config_carries_the_limit(xop_config):
 
     with pytest.raises(ValueError, match="max_body_bytes"):
         ApiSpec(max_body_bytes=10)
+
+
+@pytest.mark.parametrize("path", ["/tickets", "/tickets.csv"])
+def test_a_nul_in_the_owner_filter_is_a_422_naming_it(live, path):
+    # Found by the fuzzer: a NUL in the owner filter reached PostgreSQL and failed there (500).
+    r = live.get(f"{BASE}{path}", params={"owner": "ops\x00one"})
+    assert r.status_code == 422, r.text
+    assert [d["loc"] for d in r.json()["detail"]] == [["query", "owner"]]

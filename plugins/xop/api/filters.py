@@ -10,7 +10,7 @@ from pydantic import Field
 
 from xop.api import queries
 from xop.api.deps import UserDep
-from xop.api.schemas import State, Urgency
+from xop.api.schemas import State, Text, Urgency
 from xop.tickets import search
 
 
@@ -30,7 +30,7 @@ def board_filter(
         ),
     ] = None,
     owner: Annotated[
-        str | None,
+        Text | None,  # a user name reaches the database: no NUL, no lone surrogate
         Query(
             min_length=1,
             max_length=120,
