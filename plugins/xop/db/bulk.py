@@ -10,12 +10,14 @@ is in-process and fast per row, gets a plain executemany.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Connection, Table, bindparam, text
 from sqlalchemy.types import TypeDecorator
+
+_TIMES = (datetime, date)
 
 
 def _pg_type(table: Table, name: str, conn: Connection) -> str:
@@ -33,13 +35,40 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot send {type(value).__name__} to PostgreSQL as JSON")
 
 
-def _pg_recordset(table: Table, cols: Sequence[str], rows: Sequence[dict[str, Any]], conn: Connection):
+def _pg_recordset(
+    table: Table,
+    cols: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    conn: Connection,
+    json_default: Callable[[Any], Any] = _json_default,
+):
     """All rows as ONE JSON parameter expanded by ``json_to_recordset`` (typed columns, row order).
 
     One string parameter instead of one array per column: psycopg escapes array elements in
-    Python one by one, which dominated the cost for thousands of rows of email context.
+    Python one by one, which dominated the cost for thousands of rows of email context. Column
+    values that are datetimes are turned into ISO text here, not by ``json.dumps``'s ``default``
+    hook (a call back into Python per value from the C encoder, the larger cost); ``json_default``
+    serves values nested in JSON columns.
     """
-    payload = json.dumps([{f"c{i}": r[c] for i, c in enumerate(cols)} for r in rows], default=_json_default)
+    keys = [f"c{i}" for i in range(len(cols))]
+    iso: dict[Any, str] = {}  # most rows of a batch share their instants ("now"): formatted once
+
+    def text_of(v: datetime | date) -> str:
+        found = iso.get(v)
+        if found is None:
+            found = iso[v] = v.isoformat()
+        return found
+
+    payload = json.dumps(
+        [
+            {
+                k: (text_of(v) if type(v) in _TIMES else v)
+                for k, v in zip(keys, map(r.__getitem__, cols), strict=True)
+            }
+            for r in rows
+        ],
+        default=json_default,
+    )
     defs = ", ".join(f"c{i} {_pg_type(table, c, conn)}" for i, c in enumerate(cols))
     names = ", ".join(f"c{i}" for i in range(len(cols)))
     source = (
@@ -55,11 +84,14 @@ def insert_rows(
     *,
     returning: str | None = None,
     skip_conflicts: bool = False,
+    json_default: Callable[[Any], Any] = _json_default,
 ) -> list[Any]:
     """Insert ``rows`` (same keys each); with ``returning``, that column's values in row order.
 
     ``skip_conflicts`` drops rows that would violate a unique constraint (``ON CONFLICT DO
     NOTHING``); ``returning`` then lists only the inserted rows, in no particular order.
+    ``json_default`` (PostgreSQL) turns values nested in JSON columns that ``json`` does not know
+    into ones it does (default: datetimes and dates as ISO text).
     """
     if not rows:
         return []
@@ -75,7 +107,7 @@ def insert_rows(
             return []
         stmt = stmt.returning(table.c[returning], sort_by_parameter_order=not skip_conflicts)
         return [r[0] for r in conn.execute(stmt, list(rows))]
-    params, source = _pg_recordset(table, cols, rows, conn)
+    params, source = _pg_recordset(table, cols, rows, conn, json_default)
     names = ", ".join(f"v.c{i}" for i in range(len(cols)))
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {names} FROM {source} ORDER BY v.ord"
     if skip_conflicts:
@@ -85,7 +117,7 @@ def insert_rows(
         return []
     # One INSERT ... SELECT ... ORDER BY draws sequence values in that order: sorting the
     # returned keys restores the input order.
-    return sorted(conn.execute(text(sql + f" RETURNING {returning}"), params).scalars())
+    return sorted(conn.execute(text(sql + f" RETURNING {returning}"), params).scalars().all())
 
 
 def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key: str = "id") -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from typing import Any
 
@@ -288,6 +288,18 @@ def from_json_safe(value: Any) -> Any:
     return value
 
 
+def _tagged(value: Any) -> Any:
+    """``json.dumps`` hook giving what :func:`json_safe` gives: the C encoder walks the context
+    and calls back only for what it does not know (datetimes, other mappings)."""
+    if isinstance(value, datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, Mapping):
+        return {str(k): v for k, v in value.items()}
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in an email context")
+
+
 def enqueue_many(conn: Connection, items: Iterable[Mapping[str, Any]]) -> int:
     """Queue emails as (kind, context) in one statement; rendered at first delivery.
 
@@ -298,6 +310,9 @@ def enqueue_many(conn: Connection, items: Iterable[Mapping[str, Any]]) -> int:
     """
 
     support = load_config().support
+    # PostgreSQL: the context goes to json.dumps as it is, datetimes tagged by its hook (no copy
+    # of every context in Python first); SQLite's JSON type serialises the json_safe copy.
+    plain = conn.dialect.name == "postgresql"
     rows = []
     for it in items:
         if it["audience"] not in AUDIENCES:
@@ -312,7 +327,7 @@ def enqueue_many(conn: Connection, items: Iterable[Mapping[str, Any]]) -> int:
                 "audience": it["audience"],
                 "recipient": it["recipient"],
                 "sender": it.get("sender") or support.sender,
-                "context": json_safe(it["context"]),
+                "context": it["context"] if plain else json_safe(it["context"]),
                 "status": "pending",
                 "attempts": 0,
                 "created_at": it["now"],
@@ -321,7 +336,7 @@ def enqueue_many(conn: Connection, items: Iterable[Mapping[str, Any]]) -> int:
                 "event_id": it.get("event_id"),
             }
         )
-    return len(insert_rows(conn, _n, rows, returning="id", skip_conflicts=True))
+    return len(insert_rows(conn, _n, rows, returning="id", skip_conflicts=True, json_default=_tagged))
 
 
 # -- looking ----------------------------------------------------------------------------------

@@ -43,29 +43,46 @@ def start_clocks(conn: Connection, cfg: XopConfig, starts: Sequence[dict[str, An
             )
         ).all()
     )
+    rows = _new_clocks(cfg, starts, existing)
+    if rows:
+        insert_rows(conn, ticket_clocks, [{k: v for k, v in r.items() if k != "customer"} for r in rows])
+
+
+def _new_clocks(
+    cfg: XopConfig, starts: Sequence[dict[str, Any]], existing: set[tuple[int, str, int]]
+) -> list[dict[str, Any]]:
+    """The clock rows (scheduled, with ``customer``) that ``starts`` adds; ``existing`` grows."""
     rows = []
+    policy: dict[tuple[str, str, str], tuple[str, int]] = {}  # (customer, clock, urgency): same answer
     for s in starts:
-        if (s["ticket_id"], s["name"], s["cycle"]) in existing:
+        key = (s["ticket_id"], s["name"], s["cycle"])
+        if key in existing:
             continue
+        existing.add(key)
+        which = (s["customer"], s["name"], s["urgency"])
+        if which not in policy:
+            policy[which] = (
+                clock_calendar_name(cfg, s["customer"], s["name"]),
+                cfg.target_seconds(s["customer"], s["name"], s["urgency"]),
+            )
+        cal_name, target = policy[which]
         rows.append(
             {
                 "ticket_id": s["ticket_id"],
                 "customer": s["customer"],
                 "name": s["name"],
                 "cycle": s["cycle"],
-                "calendar": clock_calendar_name(cfg, s["customer"], s["name"]),
+                "calendar": cal_name,
                 "started_at": s["at"],
-                "target_seconds": cfg.target_seconds(s["customer"], s["name"], s["urgency"]),
+                "target_seconds": target,
                 "paused_seconds": 0,
                 "paused_at": s["at"] if s.get("paused") else None,
                 "warned_fraction": 0.0,
                 "policy_version": cfg.fingerprint,
             }
         )
-    if not rows:
-        return
     schedule(cfg, rows)
-    insert_rows(conn, ticket_clocks, [{k: v for k, v in r.items() if k != "customer"} for r in rows])
+    return rows
 
 
 def _running(conn: Connection, ticket_ids: Iterable[int], names: Iterable[str] | None = None) -> list[dict]:
@@ -127,12 +144,16 @@ def finish_clocks(
 ) -> list[str]:
     """Mark running clocks met (``met=True``) or stopped; returns the names finished."""
     rows = _running(conn, ticket_ids, names)
+    _finish(cfg, rows, now, met=met)
+    _write(conn, rows)
+    return [r["name"] for r in rows]
+
+
+def _finish(cfg: XopConfig, rows: Sequence[dict[str, Any]], now: datetime, *, met: bool) -> None:
     _close_pauses(cfg, rows, now)
     for r in rows:
         r["met_at" if met else "stopped_at"] = now
         r["next_check_at"] = None
-    _write(conn, rows)
-    return [r["name"] for r in rows]
 
 
 def pause_clocks(conn: Connection, ticket_ids: Iterable[int], now: datetime) -> None:
@@ -219,3 +240,108 @@ def refresh_next_due(conn: Connection, ticket_ids: Iterable[int]) -> None:
         .scalar_subquery()
     )
     conn.execute(update(tickets).where(in_ids(tickets.c.id, ids, conn)).values(next_due_at=earliest))
+
+
+class ClockBook:
+    """Every clock of a set of tickets, read in one query, changed in memory by the same rules as
+    the functions above (:func:`_finish`, :func:`_new_clocks`), written in one ``UPDATE`` and one
+    ``INSERT`` by :meth:`flush`.
+
+    Written for the sweep, which handles thousands of tickets per transaction: the clock rows a
+    breach marks and the escalation then stops are the same rows, and each ticket's next due
+    time follows from the book without another query. The caller holds the tickets locked
+    (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite), so the book stays true.
+    """
+
+    _COLUMNS = (*_WRITTEN, "breached_at", "warned_fraction")
+
+    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.by_ticket: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for r in rows:
+            self.by_ticket[r["ticket_id"]].append(r)
+        self._dirty: dict[int, dict[str, Any]] = {}
+        self._new: list[dict[str, Any]] = []
+
+    @classmethod
+    def load(cls, conn: Connection, customers: dict[int, str]) -> ClockBook:
+        """The clocks of the tickets ``customers`` names (ticket id -> its customer), by ticket and id."""
+        q = (
+            select(ticket_clocks)
+            .where(in_ids(ticket_clocks.c.ticket_id, customers, conn))
+            .order_by(ticket_clocks.c.ticket_id, ticket_clocks.c.id)
+        )
+        result = conn.execute(q)
+        keys = (*result.keys(), "customer")
+        return cls(dict(zip(keys, (*r, customers[r.ticket_id]), strict=True)) for r in result)
+
+    def running(self, ticket_ids: Iterable[int], names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        wanted = None if names is None else set(names)
+        return [
+            r
+            for tid in ticket_ids
+            for r in self.by_ticket.get(tid, ())
+            if r["met_at"] is None and r["stopped_at"] is None and (wanted is None or r["name"] in wanted)
+        ]
+
+    def changed(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Rows of this book changed by the caller: written by the next :meth:`flush`."""
+        for r in rows:
+            self._dirty[r["id"]] = r
+
+    def finish(
+        self,
+        cfg: XopConfig,
+        ticket_ids: Iterable[int],
+        names: Iterable[str] | None,
+        now: datetime,
+        *,
+        met: bool,
+    ) -> list[str]:
+        """:func:`finish_clocks` in the book."""
+        rows = self.running(ticket_ids, names)
+        _finish(cfg, rows, now, met=met)
+        self.changed(rows)
+        return [r["name"] for r in rows]
+
+    def start(self, cfg: XopConfig, starts: Sequence[dict[str, Any]]) -> None:
+        """:func:`start_clocks` in the book."""
+        existing = {
+            (r["ticket_id"], r["name"], r["cycle"])
+            for tid in {s["ticket_id"] for s in starts}
+            for r in self.by_ticket.get(tid, ())
+        }
+        rows = _new_clocks(cfg, starts, existing)
+        for r in rows:
+            r.update(met_at=None, breached_at=None, stopped_at=None)
+            self.by_ticket[r["ticket_id"]].append(r)
+        self._new += rows
+
+    def first_due(self, ticket_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """:func:`first_due` from the book."""
+        out: dict[int, dict[str, Any]] = {}
+        for tid in ticket_ids:
+            rows = [r for r in self.running([tid]) if r["breached_at"] is None and r["due_at"] is not None]
+            if rows:
+                r = min(rows, key=lambda r: r["due_at"])
+                out[tid] = {"name": r["name"], "due_at": r["due_at"], "paused": r["paused_at"] is not None}
+        return out
+
+    def next_due(self, ticket_id: int) -> datetime | None:
+        """The ticket's ``next_due_at`` (:func:`refresh_next_due`): its clocks' earliest next check."""
+        checks = [
+            r["next_check_at"] for r in self.by_ticket.get(ticket_id, ()) if r["next_check_at"] is not None
+        ]
+        return min(checks, default=None)
+
+    def flush(self, conn: Connection) -> None:
+        """Write the changed rows (one statement) and the new ones (one statement)."""
+        cols = self._COLUMNS
+        update_rows(conn, ticket_clocks, [{c: r[c] for c in cols} for r in self._dirty.values()])
+        if self._new:
+            keys = [k for k in self._new[0] if k != "customer"]
+            ids = insert_rows(
+                conn, ticket_clocks, [{k: r[k] for k in keys} for r in self._new], returning="id"
+            )
+            for r, clock_id in zip(self._new, ids, strict=True):
+                r["id"] = clock_id
+        self._dirty, self._new = {}, []

@@ -137,15 +137,20 @@ def escalate_tickets(
     reason: str = "",
     payloads: Sequence[dict[str, Any]] | None = None,
     clock_contexts: Sequence[dict[str, Any]] | None = None,
+    book: clocks.ClockBook | None = None,
 ) -> list[dict[str, Any]]:
     """Escalate ``rows`` (ticket dicts, with their model ``level``) to ``to_levels``; returns the
     ``escalated`` events written.
 
     Callers have checked the transition (:func:`xop.tickets.model.decide`) and hold the rows
-    locked (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite).
+    locked (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite). The clocks are read
+    (or taken from the caller's ``book``, with its pending changes), changed in memory and written
+    once; each ticket is written once, its ``next_due_at`` included.
     """
     if not rows:
         return []
+    if book is None:
+        book = clocks.ClockBook.load(conn, {t["id"]: t["customer"] for t in rows})
     updated: list[dict[str, Any]] = []
     starts: list[dict[str, Any]] = []
     stops: dict[tuple[str, ...], list[int]] = {}
@@ -188,6 +193,11 @@ def escalate_tickets(
                     "paused": effect == "start_paused",
                 }
             )
+    for names, ids in stops.items():
+        if names:
+            book.finish(cfg, ids, names, now, met=False)
+    book.start(cfg, starts)
+    book.flush(conn)
     update_rows(
         conn,
         tickets,
@@ -198,20 +208,17 @@ def escalate_tickets(
                 "urgency": u["urgency"],
                 "escalated_at": now,
                 "updated_at": now,
+                "next_due_at": book.next_due(u["id"]),
             }
             for u in updated
         ],
     )
-    for names, ids in stops.items():
-        if names:
-            clocks.finish_clocks(conn, cfg, ids, names, now, met=False)
-    clocks.start_clocks(conn, cfg, starts)
     events = [
         event_row(u["id"], "escalated", actor, now, public=True, body=reason, payload=u["_payload"])
         for u in updated
     ]
     insert_events(conn, events)
-    due = clocks.first_due(conn, [u["id"] for u in updated])
+    due = book.first_due([u["id"] for u in updated])
     emails = []
     for u, ev in zip(updated, events, strict=True):
         ticket = {k: v for k, v in u.items() if not k.startswith("_")}
@@ -240,5 +247,4 @@ def escalate_tickets(
     ]
     if emergencies:
         emergency_events(conn, cfg, emergencies, actor=actor, now=now, reached=True)
-    clocks.refresh_next_due(conn, [u["id"] for u in updated])
     return events

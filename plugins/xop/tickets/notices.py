@@ -102,11 +102,30 @@ def sla_targets(cfg: XopConfig, customer: str | None, urgency: str) -> list[dict
     return rows
 
 
+#: Per configuration (by identity; the config is frozen): the contact contexts by level and the
+#: XOP addresses. A sweep builds thousands of emails; ``model_dump`` per email was its largest cost.
+_PER_CONFIG: dict[int, tuple[XopConfig, dict[int, dict[str, Any]], frozenset[str]]] = {}
+
+
+def _per_config(cfg: XopConfig) -> tuple[dict[int, dict[str, Any]], frozenset[str]]:
+    hit = _PER_CONFIG.get(id(cfg))
+    if hit is None or hit[0] is not cfg:
+        m = cfg.escalation
+        contacts = {
+            level: m.for_level(level).model_dump() | {"level_label": LEVEL_LABELS[level]}
+            for level in (2, 3, 4)
+        }
+        contacts[EMERGENCY] = m.emergency.model_dump() | {"note": EMERGENCY_NOTE, "level_label": "Emergency"}
+        xop = {str(a).lower() for a in cfg.support.internal_recipients}
+        xop |= {str(c.email).lower() for c in (m.level2, m.level3, m.level4, m.emergency)}
+        hit = _PER_CONFIG[id(cfg)] = (cfg, contacts, frozenset(xop))
+    return hit[1], hit[2]
+
+
 def contact_context(cfg: XopConfig, level: int) -> dict[str, Any]:
     """The contact (name, email, phone, hours) of a model level; Emergency's says what its number does."""
-    if level >= EMERGENCY:
-        return cfg.escalation.emergency.model_dump() | {"note": EMERGENCY_NOTE, "level_label": "Emergency"}
-    return cfg.escalation.for_level(max(level, 2)).model_dump() | {"level_label": LEVEL_LABELS[max(level, 2)]}
+    contacts, _ = _per_config(cfg)
+    return dict(contacts[EMERGENCY if level >= EMERGENCY else max(level, 2)])
 
 
 def customer_name(cfg: XopConfig, customer_id: str) -> str:
@@ -147,10 +166,7 @@ def _management(cfg: XopConfig, customer: str):
 
 def _internal(cfg: XopConfig, address: str) -> bool:
     """An XOP address (internal recipients and escalation contacts): never a customer copy."""
-    xop = {str(a).lower() for a in cfg.support.internal_recipients}
-    m = cfg.escalation
-    xop |= {str(c.email).lower() for c in (m.level2, m.level3, m.level4, m.emergency)}
-    return address.lower() in xop
+    return address.lower() in _per_config(cfg)[1]
 
 
 def customer_recipients(cfg: XopConfig, kind: str, ticket: dict[str, Any]) -> list[tuple[str, str]]:

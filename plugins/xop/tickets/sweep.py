@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine, select, text
 from xop.core.config import XopConfig
 from xop.core.paths import REPO_ROOT
 from xop.core.vocabulary import CLOCK_LABELS
-from xop.db.bulk import in_ids, update_rows
+from xop.db.bulk import in_ids
 from xop.notify.outbox import enqueue_many
 from xop.sla.policy import breach_action
 from xop.sla.standing import reached, schedule
@@ -33,7 +33,7 @@ from xop.tickets import clocks
 from xop.tickets.escalation import emergency_events, escalate_tickets, event_row, insert_events
 from xop.tickets.model import EMERGENCY, Actor, decide, level_of
 from xop.tickets.notices import contact_context, emails_for, internal_recipients
-from xop.tickets.tables import ticket_clocks, tickets
+from xop.tickets.tables import tickets
 
 SQL_DIR = REPO_ROOT / "include" / "sql"
 ACTOR = Actor.system("xop-sla-sweep")
@@ -141,17 +141,13 @@ def _ticket_types() -> dict[str, Any]:
     return {c: tickets.c[c].type for c in ("opened_at", "recovered_at", "emergency_at")}
 
 
-def _due_clocks(conn: Connection, ids: list[int], now: datetime) -> list[dict[str, Any]]:
+def _due_clocks(book: clocks.ClockBook, ids: list[int], now: datetime) -> list[dict[str, Any]]:
     """The running clocks of the claimed tickets whose next check (warning or due) has come."""
-    c = ticket_clocks.c
-    q = (
-        select(c.id, c.ticket_id, c.name, c.cycle, c.calendar, c.started_at, c.target_seconds)
-        .add_columns(c.paused_seconds, c.paused_at, c.due_at, c.warned_fraction, c.breached_at)
-        .where(in_ids(c.ticket_id, ids, conn), c.next_check_at <= now)
-        .where(c.met_at.is_(None), c.stopped_at.is_(None), c.breached_at.is_(None))
-        .order_by(c.ticket_id, c.id)
-    )
-    return [dict(r._mapping) for r in conn.execute(q)]
+    return [
+        r
+        for r in book.running(sorted(ids))
+        if r["breached_at"] is None and r["next_check_at"] is not None and r["next_check_at"] <= now
+    ]
 
 
 def _breach_action(cfg: XopConfig, r: dict[str, Any], t: dict[str, Any]) -> tuple[str, int | None]:
@@ -167,19 +163,20 @@ def _process(
     conn: Connection, cfg: XopConfig, due: list[dict[str, Any]], now: datetime, stats: SweepStats
 ) -> None:
     by_id = {t["id"]: t for t in due}
-    rows = _due_clocks(conn, list(by_id), now)
-    for r in rows:
-        r["customer"] = by_id[r["ticket_id"]]["customer"]
+    # Every clock of the claimed tickets, read once: the breach marks, the escalation's stops
+    # and starts and the tickets' next due times all work on these rows, written once each.
+    book = clocks.ClockBook.load(conn, {tid: t["customer"] for tid, t in by_id.items()})
+    rows = _due_clocks(book, list(by_id), now)
     stats.tickets += len(due)
     if not rows:
         clocks.refresh_next_due(conn, list(by_id))
         return
     breached, top_reached = reached(cfg, rows, now)
-    warn_rows = [
-        r | {"fraction": float(f)}
-        for r, b, f in zip(rows, breached, top_reached, strict=True)
-        if not b and f > r["warned_fraction"]
-    ]
+    warn_rows = []
+    for r, b, f in zip(rows, breached, top_reached, strict=True):
+        if not b and f > r["warned_fraction"]:
+            r["fraction"] = float(f)
+            warn_rows.append(r)
     breach_rows = [r for r, b in zip(rows, breached, strict=True) if b]
 
     # Clock state first. Claimed tickets are locked (PostgreSQL FOR UPDATE) or the whole
@@ -190,23 +187,10 @@ def _process(
         r["passed"] = [f for f in warn_at if r["warned_fraction"] < f < r["fraction"]]
         r["warned_fraction"] = r["fraction"]
     schedule(cfg, warn_rows)
-    update_rows(
-        conn,
-        ticket_clocks,
-        [
-            {"id": r["id"], "warned_fraction": r["fraction"], "next_check_at": r["next_check_at"]}
-            for r in warn_rows
-        ],
-    )
     top = {r["customer"]: max(cfg.sla_for(r["customer"]).warn_at, default=0.0) for r in breach_rows}
-    update_rows(
-        conn,
-        ticket_clocks,
-        [
-            {"id": r["id"], "breached_at": now, "next_check_at": None, "warned_fraction": top[r["customer"]]}
-            for r in breach_rows
-        ],
-    )
+    for r in breach_rows:
+        r.update(breached_at=now, next_check_at=None, warned_fraction=top[r["customer"]])
+    book.changed(warn_rows + breach_rows)
 
     # History: one internal event per warning and per breach, inserted in one statement.
     events = []
@@ -245,6 +229,7 @@ def _process(
                 for r in esc
             ],
             clock_contexts=[_clock_ctx(r, 1.0) for r in esc],
+            book=book,
         )
         for r, t in zip(esc, tickets_, strict=True):
             t["level"] = min(r["to_level"], 4)
@@ -296,7 +281,9 @@ def _process(
     if digest:
         emails += _escalation_digest(cfg, digest, now)
     stats.emails += enqueue_many(conn, emails)
-    clocks.refresh_next_due(conn, list(by_id))
+    book.flush(conn)  # the warnings and breaches of tickets that did not escalate
+    escalated = {r["ticket_id"] for r in esc}
+    clocks.refresh_next_due(conn, [tid for tid in by_id if tid not in escalated])
 
 
 def _clock_ctx(r: dict[str, Any], fraction: float) -> dict[str, Any]:
