@@ -72,7 +72,9 @@ lock:
 	  --no-annotate --no-header --extra dev -c requirements.txt -o requirements-dev.txt pyproject.toml
 	# The extras name the project itself (xop-ops[demo]); it is not installed, only its deps are.
 	sed -i '/^xop-ops/d' requirements-dev.txt
-	rm -rf $(VENV)-lock
+	# pip-compile leaves the project's metadata here; on sys.path (the repo root) its stale entry
+	# points would be read by Airflow's providers manager.
+	rm -rf $(VENV)-lock xop_ops.egg-info
 
 bench: install
 	for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
