@@ -20,6 +20,8 @@ from typing import ClassVar
 
 from mailparser_reply import EmailReplyParser
 
+from xop.tickets.attachments import Content
+
 #: MIME defects after which the structure (and so the body) cannot be trusted.
 _FATAL_DEFECTS = {
     "NoBoundaryInMultipartDefect",
@@ -33,19 +35,8 @@ _MSGID = re.compile(r"<[^<>\s]+>")
 _REPLY_LANGUAGES = ["en", "de", "fr", "es", "it", "nl"]
 
 
-@dataclass(frozen=True)
-class Part:
-    """An attachment or inline image of the message."""
-
-    filename: str
-    content_type: str
-    data: bytes
-    inline: bool = False
-    content_id: str | None = None
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+#: An attachment or inline image of the message (stored as it is by xop.tickets.attachments).
+Part = Content
 
 
 @dataclass

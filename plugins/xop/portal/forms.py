@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -15,6 +13,7 @@ from starlette.exceptions import HTTPException
 from xop.portal.pages import message
 from xop.portal.security import CSRF_FIELD
 from xop.portal.state import LIMITS, portal_of
+from xop.tickets.attachments import Content
 
 _email = TypeAdapter(EmailStr)
 _NEXT = re.compile(r"^/(new|tickets/XOP-\d{6,12})?$")
@@ -28,19 +27,8 @@ FILES_FIELD = "attachments"
 MAX_PARSED_FILES = 60
 
 
-@dataclass(frozen=True)
-class Upload:
-    """One file of a form (what :func:`xop.tickets.attachments.save` stores)."""
-
-    filename: str
-    content_type: str
-    data: bytes
-    inline: bool = False
-    content_id: str | None = None
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+#: One file of a form (stored as it is by xop.tickets.attachments).
+Upload = Content
 
 
 class UnreadableForm(Exception):

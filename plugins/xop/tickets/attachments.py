@@ -25,9 +25,10 @@ import re
 import tempfile
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, func, select
@@ -41,21 +42,20 @@ _REL = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{64}$")
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
 
-class Content(Protocol):
-    """What is stored of one file (the intake's ``Part``, the portal's ``Upload``)."""
+@dataclass(frozen=True)
+class Content:
+    """One file to store: an email's attachment or inline image (the intake), a form's upload
+    (the portal)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    inline: bool = False
+    content_id: str | None = None
 
     @property
-    def filename(self) -> str: ...
-    @property
-    def content_type(self) -> str: ...
-    @property
-    def data(self) -> bytes: ...
-    @property
-    def inline(self) -> bool: ...
-    @property
-    def content_id(self) -> str | None: ...
-    @property
-    def sha256(self) -> str: ...
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
 
 
 def safe_filename(name: str | None, fallback: str = "attachment") -> str:
