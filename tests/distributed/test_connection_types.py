@@ -11,34 +11,14 @@ PostgreSQL (the suite's, and a password-checking one for the wrong-password case
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from xop_provider_info import CONNECTION_TYPES
 
-from tests.connections.password_postgres import PasswordPostgres
+from tests.connections.conftest import ami_server, password_postgres  # noqa: F401  (the peers)
 from tests.distributed.conftest import Deployment
 from tests.publish.conftest import tls_cert, vsftpd  # noqa: F401  (real vsftpd)
 from tests.trunks.ami_server import AmiServer
 from tests.trunks.conftest import sipp  # noqa: F401  (SIPp far ends)
-
-
-@pytest.fixture(scope="module")
-def ami_server() -> Iterator[AmiServer]:
-    server = AmiServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def password_postgres() -> Iterator[PasswordPostgres]:
-    server = PasswordPostgres().start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def press_test(deployment: Deployment, conn_type: str, **fields) -> tuple[bool, str]:
@@ -95,7 +75,7 @@ def test_ftps_test_button_logs_in_to_vsftpd(deployment: Deployment, vsftpd) -> N
     assert "530" in message and "wrong-ftp-pass-2" not in message
 
 
-def test_ami_test_button_logs_in(deployment: Deployment, ami_server: AmiServer) -> None:
+def test_ami_test_button_logs_in(deployment: Deployment, ami_server: AmiServer) -> None:  # noqa: F811
     fields = {"host": ami_server.host, "port": ami_server.port, "login": ami_server.username}
     ok, message = press_test(deployment, "xop_ami", password=ami_server.secret, **fields)
     assert ok, message
@@ -105,7 +85,7 @@ def test_ami_test_button_logs_in(deployment: Deployment, ami_server: AmiServer) 
     assert "login refused" in message and "wrong-ami-secret-3" not in message
 
 
-def test_system_db_test_button_selects_one(deployment: Deployment, password_postgres) -> None:
+def test_system_db_test_button_selects_one(deployment: Deployment, password_postgres) -> None:  # noqa: F811
     from sqlalchemy.engine import make_url
 
     system = make_url(deployment.peers.system_db_url)  # the suite's PostgreSQL (trusts 127.0.0.1)
