@@ -13,18 +13,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.conftest import ARTIFACTS
-
-NEW = {"customer": "acme", "reporter_name": "Carl Caller", "reporter_email": "carl@acme.example"}
-
-
-def _open(server: str, token: str, subject: str) -> str:
-    r = httpx.post(
-        f"{server}/xop/api/tickets",
-        json=NEW | {"subject": subject},
-        headers={"Authorization": f"Bearer {token}"},
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["number"]
+from tests.browser.test_owners import _open  # a ticket opened through the API
 
 
 def _state(server: str, token: str, number: str) -> str:

@@ -4,33 +4,20 @@ internal copies of the customer's emails (escalation included); SLA warnings go 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 
 from tests.conftest import outbox_rows
+from tests.tickets.test_ownership import T0, _open  # the same opening ticket
 from xop.core.errors import InvalidTransition
 from xop.tickets import Actor, TicketService
 from xop.tickets.sweep import sweep
-
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("America/Chicago")).astimezone(UTC)
 
 
 @pytest.fixture
 def svc(db_engine, xop_config) -> TicketService:
     return TicketService(db_engine, xop_config)
-
-
-def _open(svc: TicketService, **kw):
-    return svc.open(
-        customer="acme",
-        subject="Bridge drops callers",
-        reporter_name="Carl",
-        reporter_email="carl@acme.example",
-        now=T0,
-        **kw,
-    )
 
 
 def test_only_staff_with_an_address_watch(svc):
