@@ -39,7 +39,7 @@ class Choices:
 
 def _items(value: Any) -> Iterator[Mapping[str, Any]]:
     # Unvalidated data: skip whatever is not a mapping with a string id (the tasks report it).
-    for item in value if isinstance(value, list) else ():
+    for item in value if isinstance(value, list | tuple) else ():
         if isinstance(item, Mapping) and isinstance(item.get("id"), str) and item["id"]:
             yield item
 
@@ -49,22 +49,28 @@ def _label(system: Mapping[str, Any], customer: Mapping[str, Any]) -> str:
     return f"{system['id']} · {name} ({customer.get('name') or customer['id']})"
 
 
-def _read() -> tuple[list[Mapping[str, Any]], str | None]:
-    path = config_path()
-    try:
-        data, _ = read_yaml(path)
-    except (ConfigError, OSError) as exc:
-        return [], f"the configuration could not be read when this form was built ({exc})"
+def _read(data: Mapping[str, Any] | None) -> tuple[list[Mapping[str, Any]], str | None]:
+    """The customers of ``data`` (a task's loaded configuration, dumped), else of the YAML file
+    (a DAG file being parsed)."""
+    if data is None:
+        path = config_path()
+        try:
+            data, _ = read_yaml(path)
+        except (ConfigError, OSError) as exc:
+            return [], f"the configuration could not be read when this form was built ({exc})"
     return list(_items(data.get("customers"))), None
 
 
-def system_choices(purpose: Purpose) -> Choices:
-    """The systems a run of ``purpose`` can act on.
+def system_choices(purpose: Purpose, data: Mapping[str, Any] | None = None) -> Choices:
+    """The systems a run of ``purpose`` can act on (in ``data``, else in the YAML file).
+
+    One statement of the rule for the form and for the task's check of it: a task passes its
+    loaded configuration (``cfg.model_dump()``), so it reads no file again.
 
     ``restore``: systems with a ``backup`` section; ``trunk_check``: systems whose customer
     consented to monitoring and that have trunks or AMI spans to check.
     """
-    customers, problem = _read()
+    customers, problem = _read(data)
     labels: dict[str, str] = {}
     for customer in customers:
         if purpose == "trunk_check" and customer.get("monitoring") is not True:
@@ -84,10 +90,10 @@ def system_choices(purpose: Purpose) -> Choices:
     return Choices(labels, problem)
 
 
-def trunk_choices(system_id: str | None = None) -> Choices:
+def trunk_choices(system_id: str | None = None, data: Mapping[str, Any] | None = None) -> Choices:
     """The trunks of the systems a trunk check covers (of ``system_id`` only, if given):
     ``id -> "id · SIP · system"``."""
-    customers, problem = _read()
+    customers, problem = _read(data)
     labels: dict[str, str] = {}
     for customer in customers:
         if customer.get("monitoring") is not True:

@@ -61,7 +61,7 @@ def find_backup(params: dict[str, Any]) -> dict[str, Any]:
     system_id = check_choice(
         "system",
         params.get("system"),
-        system_choices("restore"),
+        system_choices("restore", cfg.model_dump()),
         what="a system with a backup section in the configuration",
         why=_why_not(cfg, params.get("system")),
     )

@@ -44,11 +44,12 @@ def check_selection(config, *, system: str | None, trunk: str | None) -> tuple[s
     fails the task for good, naming the valid ids (:func:`xop.tasks.forms.check_choice`)."""
     system = (system or "").strip() or None
     trunk = (trunk or "").strip() or None
+    data = config.model_dump()  # the form's rule over the loaded configuration (no second read)
     if system:
         system = check_choice(
             "system",
             system,
-            system_choices("trunk_check"),
+            system_choices("trunk_check", data),
             what="a system the trunk check covers",
             why=_why_not_checked(config, system),
         )
@@ -56,7 +57,7 @@ def check_selection(config, *, system: str | None, trunk: str | None) -> tuple[s
         trunk = check_choice(
             "trunk",
             trunk,
-            trunk_choices(system),
+            trunk_choices(system, data),
             what=f"a trunk of {system!r}" if system else "a trunk of a monitored system",
         )
     return system, trunk
