@@ -102,8 +102,9 @@ def sla_targets(cfg: XopConfig, customer: str | None, urgency: str) -> list[dict
     return rows
 
 
-#: Per configuration (by identity; the config is frozen): the contact contexts by level and the
-#: XOP addresses. A sweep builds thousands of emails; ``model_dump`` per email was its largest cost.
+#: For the configuration last asked about (by identity; the config is frozen): the contact
+#: contexts by level and the XOP addresses. A sweep builds thousands of emails; ``model_dump`` per
+#: email was its largest cost. One entry: a reloaded configuration replaces the old one.
 _PER_CONFIG: dict[int, tuple[XopConfig, dict[int, dict[str, Any]], frozenset[str]]] = {}
 
 
@@ -118,6 +119,7 @@ def _per_config(cfg: XopConfig) -> tuple[dict[int, dict[str, Any]], frozenset[st
         contacts[EMERGENCY] = m.emergency.model_dump() | {"note": EMERGENCY_NOTE, "level_label": "Emergency"}
         xop = {str(a).lower() for a in cfg.support.internal_recipients}
         xop |= {str(c.email).lower() for c in (m.level2, m.level3, m.level4, m.emergency)}
+        _PER_CONFIG.clear()
         hit = _PER_CONFIG[id(cfg)] = (cfg, contacts, frozenset(xop))
     return hit[1], hit[2]
 
