@@ -68,7 +68,9 @@ SELECT i, s.state,
        CASE WHEN random() < 0.5 THEN 'we moved you to w' || floor(random() * 2000)::int
          || CASE WHEN random() < 0.2 THEN ' and the spare gateway' ELSE '' END END AS response,
        'note n' || floor(random() * 2000)::int || ' n' || floor(random() * 2000)::int AS note,
-       timestamptz '2025-01-01' + (i * 30 || ' seconds')::interval AS opened_at
+       timestamptz '2025-01-01' + (i * 30 || ' seconds')::interval AS opened_at,
+       CASE WHEN s.state IN ('open','waiting_customer','recovered')
+            THEN NOW() + (floor(random() * 30 * 86400) - 5 * 86400 || ' seconds')::interval END AS due
 FROM generate_series(1, :n) AS i,
      LATERAL (SELECT CASE WHEN r < 0.2 THEN 'open' WHEN r < 0.3 THEN 'waiting_customer'
                           WHEN r < 0.4 THEN 'recovered' WHEN r < 0.6 THEN 'resolved' ELSE 'closed' END
@@ -76,16 +78,18 @@ FROM generate_series(1, :n) AS i,
               FROM (SELECT random() + i * 0 AS r) AS x) AS s;
 INSERT INTO tickets (id, number, customer, subject, description, reporter_name, reporter_email,
                      source, urgency, level, state, opened_at, updated_at, reopen_count,
-                     next_due_at, owner, search_doc)
+                     next_due_at, owner, search_doc, urgent_rank, urgent_at)
 SELECT i, 'XOP-' || lpad(i::text, 7, '0'), 'cust' || floor(random() * 20)::int, subject, description,
        'Reporter ' || i, 'r' || i || '@example.com', 'customer',
        (ARRAY['critical','major','minor'])[1 + floor(random() * 3)::int], 2 + floor(random() * 3)::int,
        state, opened_at, opened_at + (floor(random() * 86400) || ' seconds')::interval, 0,
-       CASE WHEN state IN ('open','waiting_customer','recovered')
-            THEN NOW() + (floor(random() * 30 * 86400) - 5 * 86400 || ' seconds')::interval END,
+       due,
        CASE WHEN random() < 0.3 THEN 'staff' || floor(random() * 10)::int END,
        xop_search_words('XOP-' || lpad(i::text, 7, '0') || ' ' || subject || ' ' || description || ' '
-                        || description || ' ' || coalesce(response, '') || ' ' || note)
+                        || description || ' ' || coalesce(response, '') || ' ' || note),
+       -- the order keys the service writes (xop.tickets.clocks.ticket_keys): one running,
+       -- unpaused clock due at next_due_at per active ticket; none for the others
+       CASE WHEN due IS NULL THEN 2 ELSE 0 END, due
 FROM src;
 INSERT INTO ticket_events (ticket_id, at, actor, actor_kind, kind, public, body, payload)
 SELECT i, opened_at, 'carl', 'customer', 'opened', true, description, '{}'::json FROM src;
@@ -166,7 +170,7 @@ SORT = "urgent"  # set by --sort: the board's order (default) or next_due
 
 def _order():
     if SORT == queries.URGENT:
-        return tuple(queries.urgent_order(NOW))
+        return tuple(queries.urgent_order())
     return (tickets.c.next_due_at.asc().nulls_last(), tickets.c.id)
 
 
@@ -181,6 +185,53 @@ def _floor(f: queries.TicketFilter, raw) -> list[str]:
     page = select(tickets).order_by(*_order()).limit(50)
     page = page.where(tickets.c.id.in_(ids), *cond) if len(ids) <= search.COUNT_CAP else page.where(*cond)
     return [ids_stmt, _compile(page)] if ids else [ids_stmt]
+
+
+def _computed_urgent_order() -> list:
+    """The ``urgent`` order as main computed it before the stored keys (``ix_tickets_urgent``):
+    from the clocks, three correlated subqueries per ticket (breached, soonest due, waiting)."""
+    from sqlalchemy import and_, case, exists, or_
+
+    from xop.tickets.tables import ticket_clocks as k
+
+    mine, running = k.c.ticket_id == tickets.c.id, and_(k.c.met_at.is_(None), k.c.stopped_at.is_(None))
+    overdue = and_(
+        running, or_(k.c.breached_at.is_not(None), k.c.due_at <= func.coalesce(k.c.paused_at, NOW))
+    )
+    breached = case((exists().where(mine, overdue), 0), else_=1)
+    soonest = select(func.min(k.c.due_at)).where(mine, running, k.c.paused_at.is_(None)).scalar_subquery()
+    waiting = case((exists().where(mine, running), 0), else_=1)
+    return [breached, soonest.asc().nulls_last(), waiting, tickets.c.id]
+
+
+def _previous_urgent(f: queries.TicketFilter, raw) -> list[str]:
+    """The statements of :func:`_floor` with the order computed from the clocks (and the
+    ``breached`` filter as the clocks' EXISTS it was), as main ran them before the stored keys."""
+    from sqlalchemy import and_, exists, or_
+
+    from xop.tickets.tables import ticket_clocks as k
+
+    rest = queries.TicketFilter(**{**f.__dict__, "breached": None})
+    cond = queries._where(rest, NOW, "postgresql")
+    if f.breached is not None:
+        mine, running = k.c.ticket_id == tickets.c.id, and_(k.c.met_at.is_(None), k.c.stopped_at.is_(None))
+        late = or_(k.c.breached_at.is_not(None), k.c.due_at <= func.coalesce(k.c.paused_at, NOW))
+        overdue = exists().where(mine, running, late)
+        cond.append(overdue if f.breached else ~overdue)
+    ids_stmt = _compile(select(tickets.c.id).where(*cond).limit(search.COUNT_CAP + 1))
+    with raw.cursor() as cur:
+        cur.execute(ids_stmt)
+        ids = [r[0] for r in cur.fetchall()]
+    page = select(tickets).order_by(*_computed_urgent_order()).limit(50)
+    page = page.where(tickets.c.id.in_(ids), *cond) if len(ids) <= search.COUNT_CAP else page.where(*cond)
+    return [
+        _compile(
+            select(func.count()).select_from(
+                select(tickets.c.id).where(*cond).limit(search.COUNT_CAP + 1).subquery()
+            )
+        ),
+        _compile(page),
+    ]
 
 
 def _previous(f: queries.TicketFilter) -> list[str]:
@@ -275,7 +326,8 @@ def main() -> None:
                 floor, _ = _times(_run_raw(raw, _floor(f, raw)), args.repeat)
                 previous = "—"
                 if not args.no_previous:
-                    previous = _previous_ms(raw, _previous(f), args.repeat_previous)
+                    stmts = _previous_urgent(f, raw) if SORT == queries.URGENT else _previous(f)
+                    previous = _previous_ms(raw, stmts, args.repeat_previous)
                 print(
                     f"| {label} (`{q}`) | {matches} | {_p(wall, 50):.1f} / {_p(wall, 95):.1f} ms"
                     f" | {cpu:.1f} ms | {_p(floor, 50):.1f} / {_p(floor, 95):.1f} ms | {previous} |",
@@ -301,6 +353,7 @@ def _load(engine, args) -> None:
     with engine.begin() as c:  # triggers off and the GIN index dropped for the set-based load
         c.exec_driver_sql("ALTER TABLE tickets DISABLE TRIGGER tickets_search_doc")
         c.exec_driver_sql("ALTER TABLE ticket_events DISABLE TRIGGER ticket_events_search_doc")
+        c.exec_driver_sql("ALTER TABLE ticket_events DISABLE TRIGGER ticket_events_added_search_doc")
         gin = c.exec_driver_sql("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_tickets_search_doc'")
         gin_def = gin.scalar_one()
         c.exec_driver_sql("DROP INDEX ix_tickets_search_doc")
@@ -308,6 +361,7 @@ def _load(engine, args) -> None:
             c.exec_driver_sql(stmt.replace(":n", str(args.tickets)).replace("%", "%%"))
         c.exec_driver_sql("ALTER TABLE tickets ENABLE TRIGGER tickets_search_doc")
         c.exec_driver_sql("ALTER TABLE ticket_events ENABLE TRIGGER ticket_events_search_doc")
+        c.exec_driver_sql("ALTER TABLE ticket_events ENABLE TRIGGER ticket_events_added_search_doc")
     load_s = time.perf_counter() - t
     with engine.begin() as c:
         c.exec_driver_sql("SET maintenance_work_mem = '256MB'")

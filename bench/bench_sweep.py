@@ -48,13 +48,17 @@ NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
 POPULATE = """
 INSERT INTO tickets (id, number, customer, system, subject, description, reporter_name, reporter_email,
-                     source, urgency, level, state, opened_at, updated_at, next_due_at, reopen_count)
+                     source, urgency, level, state, opened_at, updated_at, next_due_at, reopen_count,
+                     urgent_rank, urgent_at)
 SELECT g, 'XOP-' || lpad(g::text, 7, '0'), 'acme', 'acme-conf1', 'Bench ticket ' || g, '',
        'Bench Reporter', 'bench' || (g % 1000) || '@acme.example', 'customer', 'major',
        2, CASE WHEN g <= :open THEN 'open' ELSE 'closed' END,
        :now - make_interval(days => 30 + g % 300), :now - make_interval(days => 30),
        CASE WHEN g <= :breached THEN :now - interval '1 minute'
-            WHEN g <= :open THEN :now + make_interval(mins => 60 + g % 5000) END, 0
+            WHEN g <= :open THEN :now + make_interval(mins => 60 + g % 5000) END, 0,
+       CASE WHEN g <= :open THEN 0 ELSE 2 END,
+       CASE WHEN g <= :breached THEN :now - interval '1 minute'
+            WHEN g <= :open THEN :now + interval '2 hours' END
 FROM generate_series(1, :total) AS g;
 INSERT INTO ticket_clocks (ticket_id, name, cycle, calendar, started_at, target_seconds, paused_seconds,
                            due_at, next_check_at, warned_fraction, policy_version)
@@ -137,8 +141,26 @@ CLOCK_TYPES = (
     "text",
 )
 SUFFIXED = "dedup_key || '#f', message_id || '#f'"
-TICKET_COLS = ("level", "urgency", "escalated_at", "updated_at", "next_due_at", "emergency_at")
-TICKET_TYPES = ("int", "text", "timestamptz", "timestamptz", "timestamptz", "timestamptz")
+TICKET_COLS = (
+    "level",
+    "urgency",
+    "escalated_at",
+    "updated_at",
+    "next_due_at",
+    "urgent_rank",
+    "urgent_at",
+    "emergency_at",
+)
+TICKET_TYPES = (
+    "int",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "smallint",
+    "timestamptz",
+    "timestamptz",
+)
 
 
 def high_water(engine: sa.Engine) -> dict[str, int]:

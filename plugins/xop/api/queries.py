@@ -13,17 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, exists, func, or_, select
+from sqlalchemy import Connection, and_, exists, func, select
 
 from xop.core.config import XopConfig
 from xop.sla.standing import clock_standings
-from xop.tickets import search
+from xop.tickets import clocks, search
 from xop.tickets.model import Actor, actions_for
 from xop.tickets.tables import attachments, ticket_clocks, ticket_events, tickets
 from xop.tickets.watching import watchers_of
 
 #: Sort keys of the list endpoint: column and direction. ``next_due`` (the sweep's next check)
-#: puts tickets without a running clock last. The default, :data:`URGENT`, is computed in
+#: puts tickets without a running clock last. The default, :data:`URGENT`, is
 #: :func:`urgent_order`.
 URGENT = "urgent"
 SORTS = {
@@ -57,15 +57,10 @@ def _running():
 
 
 def _overdue(now: datetime):
-    """A running clock that is breached: flagged by the sweep, or past due (a paused clock is
-    judged at the instant it was paused)."""
-    return and_(
-        _running(),
-        or_(
-            ticket_clocks.c.breached_at.is_not(None),
-            ticket_clocks.c.due_at <= func.coalesce(ticket_clocks.c.paused_at, now),
-        ),
-    )
+    """Tickets with a breached running clock: flagged by the sweep, or past due (a paused clock
+    is judged at the instant it was paused). The stored order keys say it: the most urgent
+    clock's time (:func:`xop.tickets.clocks.ticket_keys`) has passed (index-served)."""
+    return and_(tickets.c.urgent_rank == clocks.RANK_DUE, tickets.c.urgent_at <= now)
 
 
 def _where(f: TicketFilter, now: datetime, dialect: str = "postgresql") -> list[Any]:
@@ -84,8 +79,7 @@ def _where(f: TicketFilter, now: datetime, dialect: str = "postgresql") -> list[
         cond.append(tickets.c.owner.is_(None) if f.owner == UNASSIGNED else tickets.c.owner == f.owner)
     mine = ticket_clocks.c.ticket_id == tickets.c.id
     if f.breached is not None:
-        overdue = exists().where(mine, _overdue(now))
-        cond.append(overdue if f.breached else ~overdue)
+        cond.append(_overdue(now) if f.breached else ~_overdue(now))
     if f.due_within_minutes is not None:
         horizon = now + timedelta(minutes=f.due_within_minutes)
         cond.append(
@@ -96,21 +90,13 @@ def _where(f: TicketFilter, now: datetime, dialect: str = "postgresql") -> list[
     return cond
 
 
-def urgent_order(now: datetime) -> list[Any]:
-    """The board's "most urgent first": breached tickets first, then by time left, i.e. by the
-    due time of the ticket's soonest running, unpaused clock (the earliest due of a breached
-    ticket first: the longest overdue leads); tickets whose clocks all wait on the customer
-    next, tickets without a running clock last. Due times order time left because time left
-    is business time up to the due time."""
-    mine = ticket_clocks.c.ticket_id == tickets.c.id
-    breached = case((exists().where(mine, _overdue(now)), 0), else_=1)
-    soonest = (
-        select(func.min(ticket_clocks.c.due_at))
-        .where(mine, _running(), ticket_clocks.c.paused_at.is_(None))
-        .scalar_subquery()
-    )
-    waiting = case((exists().where(mine, _running()), 0), else_=1)
-    return [breached, soonest.asc().nulls_last(), waiting, tickets.c.id]
+def urgent_order() -> list[Any]:
+    """The board's "most urgent first", read from the ticket's stored order keys
+    (:func:`xop.tickets.clocks.ticket_keys`) in the order of the index ``ix_tickets_urgent``:
+    breached tickets first, the longest overdue leading, then by time left, i.e. by the due time
+    of the ticket's most urgent counting or breached clock; tickets whose clocks all wait on the
+    customer next, tickets without a running clock last."""
+    return [tickets.c.urgent_rank, tickets.c.urgent_at, tickets.c.id]
 
 
 @dataclass(frozen=True)
@@ -140,14 +126,13 @@ def list_tickets(
     first the ids of up to ``COUNT_CAP + 1`` matches in any order (a GIN bitmap for a rare word,
     a scan that stops early for a common one), which give the count; when that is all of them,
     the page is those rows sorted (at most 1,000 primary-key reads and order keys). Only a
-    broader match reads the page with the match as a filter: in the order of an index for
-    ``next_due`` (more than one row in 1,000 matches, so a page of 50 is found within about
-    50,000 rows at 1,000,000 tickets); for :data:`URGENT`, whose key is computed from the clocks,
-    by computing it for every match (slow for a broad match: see bench/README.md).
+    broader match reads the page with the match as a filter, in the order of the sort's index
+    (``ix_tickets_urgent``, ``ix_tickets_next_due_at``): more than one row in 1,000 matches, so a
+    page of 50 is found within about 50,000 rows at 1,000,000 tickets.
     """
     cond = _where(f, now, conn.dialect.name)
     if sort == URGENT:
-        order = urgent_order(now)
+        order = urgent_order()
     else:
         column, direction = SORTS[sort]
         key = column.asc() if direction == "asc" else column.desc()

@@ -124,7 +124,7 @@ def clock_standings(cfg: XopConfig, rows: list[dict[str, Any]], now: datetime) -
             elif r["breached_at"] is not None or (
                 r["due_at"] is not None and r["due_at"] <= (r["paused_at"] or now)
             ):
-                status = "breached"  # same rule as the ``breached`` filter (_overdue)
+                status = "breached"  # same rule as the ``breached`` filter (xop.tickets.clocks.ticket_keys)
             elif r["paused_at"] is not None:
                 status = "paused"
             else:

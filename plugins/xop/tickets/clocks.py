@@ -1,12 +1,15 @@
 """SLA clocks of tickets: started, met, stopped, paused, resumed and retargeted by ticket events.
 
-Every function here is set-based: it takes many tickets at once, reads the affected clock rows
-in one query, computes due dates for all of them with the calendar's vectorised ``add_many``,
-and writes them back in one (executemany) statement. The ticket service calls them with one
-ticket, the sweep with thousands; there is one implementation of each clock rule.
+One implementation of each clock rule, set-based: a :class:`ClockBook` reads every clock of
+a set of tickets in one query, applies the rules in memory (due dates for all rows at once with
+the calendar's vectorised ``add_many``) and writes the changed rows in one ``UPDATE`` and the
+new ones in one ``INSERT``. The ticket service opens a book of one ticket per action, the sweep
+one of thousands.
 
-Due dates and thresholds are computed by the pure :func:`xop.sla.standing.schedule`; the
-ticket's ``next_due_at`` is the minimum ``next_check_at`` over its clocks.
+Due dates and thresholds are computed by the pure :func:`xop.sla.standing.schedule`. The
+ticket row carries what its clocks imply for reading it in order (:func:`ticket_keys`):
+``next_due_at`` (the sweep's next check) and ``urgent_rank``/``urgent_at`` (the board's "most
+urgent first"), written with the clocks by the same transaction.
 """
 
 from __future__ import annotations
@@ -17,35 +20,13 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select
 
 from xop.core.config import XopConfig
 from xop.db.bulk import in_ids, insert_rows, update_rows
 from xop.sla.policy import calendar, clock_calendar_name, effective_urgency
 from xop.sla.standing import ns, schedule
 from xop.tickets.tables import ticket_clocks, tickets
-
-_RUNNING = (ticket_clocks.c.met_at.is_(None), ticket_clocks.c.stopped_at.is_(None))
-
-
-def start_clocks(conn: Connection, cfg: XopConfig, starts: Sequence[dict[str, Any]]) -> None:
-    """Start clocks. Each item: ``ticket_id``, ``customer``, ``name``, ``cycle``, ``urgency``, ``at``
-    and optionally ``paused`` (the ticket waits on the customer: the clock starts paused).
-
-    A clock that already exists for (ticket, name, cycle) is left as it is: starting is idempotent.
-    """
-    if not starts:
-        return
-    existing = set(
-        conn.execute(
-            select(ticket_clocks.c.ticket_id, ticket_clocks.c.name, ticket_clocks.c.cycle).where(
-                in_ids(ticket_clocks.c.ticket_id, {s["ticket_id"] for s in starts}, conn)
-            )
-        ).all()
-    )
-    rows = _new_clocks(cfg, starts, existing)
-    if rows:
-        insert_rows(conn, ticket_clocks, [{k: v for k, v in r.items() if k != "customer"} for r in rows])
 
 
 def _new_clocks(
@@ -85,22 +66,6 @@ def _new_clocks(
     return rows
 
 
-def _running(conn: Connection, ticket_ids: Iterable[int], names: Iterable[str] | None = None) -> list[dict]:
-    q = (
-        select(ticket_clocks, tickets.c.customer)
-        .join(tickets, tickets.c.id == ticket_clocks.c.ticket_id)
-        .where(in_ids(ticket_clocks.c.ticket_id, ticket_ids, conn), *_RUNNING)
-    )
-    if names is not None:
-        q = q.where(ticket_clocks.c.name.in_(list(names)))
-    return [dict(r._mapping) for r in conn.execute(q)]
-
-
-def running(conn: Connection, ticket_ids: Iterable[int], names: Iterable[str] | None = None) -> list[dict]:
-    """The running (not met, not stopped) clocks of the tickets, with the ticket's customer."""
-    return _running(conn, ticket_ids, names)
-
-
 _WRITTEN = (
     "id",
     "paused_seconds",
@@ -112,10 +77,6 @@ _WRITTEN = (
     "stopped_at",
     "policy_version",
 )
-
-
-def _write(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    update_rows(conn, ticket_clocks, [{k: r[k] for k in _WRITTEN} for r in rows])
 
 
 def _close_pauses(cfg: XopConfig, rows: Sequence[dict[str, Any]], now: datetime) -> None:
@@ -133,60 +94,11 @@ def _close_pauses(cfg: XopConfig, rows: Sequence[dict[str, Any]], now: datetime)
             r["paused_at"] = None
 
 
-def finish_clocks(
-    conn: Connection,
-    cfg: XopConfig,
-    ticket_ids: Iterable[int],
-    names: Iterable[str] | None,
-    now: datetime,
-    *,
-    met: bool,
-) -> list[str]:
-    """Mark running clocks met (``met=True``) or stopped; returns the names finished."""
-    rows = _running(conn, ticket_ids, names)
-    _finish(cfg, rows, now, met=met)
-    _write(conn, rows)
-    return [r["name"] for r in rows]
-
-
 def _finish(cfg: XopConfig, rows: Sequence[dict[str, Any]], now: datetime, *, met: bool) -> None:
     _close_pauses(cfg, rows, now)
     for r in rows:
         r["met_at" if met else "stopped_at"] = now
         r["next_check_at"] = None
-
-
-def pause_clocks(conn: Connection, ticket_ids: Iterable[int], now: datetime) -> None:
-    conn.execute(
-        update(ticket_clocks)
-        .where(
-            in_ids(ticket_clocks.c.ticket_id, ticket_ids, conn),
-            ticket_clocks.c.paused_at.is_(None),
-            *_RUNNING,
-        )
-        .values(paused_at=now, next_check_at=None)
-    )
-
-
-def resume_clocks(conn: Connection, cfg: XopConfig, ticket_ids: Iterable[int], now: datetime) -> None:
-    """End the pause of every paused running clock; due dates move by the paused business time."""
-    rows = [r for r in _running(conn, ticket_ids) if r["paused_at"] is not None]
-    _close_pauses(cfg, rows, now)
-    schedule(cfg, rows)
-    _write(conn, rows)
-
-
-def retarget_clocks(conn: Connection, cfg: XopConfig, urgency_by_ticket: dict[int, str]) -> list[dict]:
-    """Recompute targets and due dates (reclassification, policy edit) of running clocks; starts
-    and pauses are kept. Returns the rows written, each with its ``old_due_at``."""
-    rows = _running(conn, urgency_by_ticket)
-    for r in rows:
-        r["old_due_at"] = r["due_at"]
-        r["target_seconds"] = cfg.target_seconds(r["customer"], r["name"], urgency_by_ticket[r["ticket_id"]])
-        r["policy_version"] = cfg.fingerprint
-    schedule(cfg, rows)
-    _write(conn, rows)
-    return rows
 
 
 def stale_policy_tickets(conn: Connection, cfg: XopConfig, limit: int) -> dict[int, str]:
@@ -210,36 +122,51 @@ def stale_policy_tickets(conn: Connection, cfg: XopConfig, limit: int) -> dict[i
     return {r.id: effective_urgency(cfg, r.customer, r.urgency, r.proposed_urgency) for r in conn.execute(q)}
 
 
-def first_due(conn: Connection, ticket_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Per ticket, its running clock due first (name, due_at, paused): what the customer is told."""
-    out: dict[int, dict[str, Any]] = {}
-    q = (
-        select(
-            ticket_clocks.c.ticket_id, ticket_clocks.c.name, ticket_clocks.c.due_at, ticket_clocks.c.paused_at
-        )
-        .where(
-            in_ids(ticket_clocks.c.ticket_id, ticket_ids, conn),
-            *_RUNNING,
-            ticket_clocks.c.breached_at.is_(None),
-        )
-        .order_by(ticket_clocks.c.ticket_id, ticket_clocks.c.due_at)
-    )
-    for r in conn.execute(q):
-        out.setdefault(r.ticket_id, {"name": r.name, "due_at": r.due_at, "paused": r.paused_at is not None})
-    return out
+#: ``urgent_rank`` of a ticket: some running clock has a due time that orders it (``urgent_at``);
+#: every running clock waits on the customer; no running clock.
+RANK_DUE, RANK_WAITING, RANK_NONE = 0, 1, 2
 
 
-def refresh_next_due(conn: Connection, ticket_ids: Iterable[int]) -> None:
-    """Set each ticket's ``next_due_at`` to the earliest ``next_check_at`` of its clocks."""
-    ids = list(ticket_ids)
-    if not ids:
-        return
-    earliest = (
-        select(func.min(ticket_clocks.c.next_check_at))
-        .where(ticket_clocks.c.ticket_id == tickets.c.id)
-        .scalar_subquery()
-    )
-    conn.execute(update(tickets).where(in_ids(tickets.c.id, ids, conn)).values(next_due_at=earliest))
+def _urgent_at(r: dict[str, Any]) -> datetime | None:
+    """What a running clock puts on the board's time line: its due time while it counts, and
+    also while it is paused once it is breached (flagged by the sweep, or paused after its due
+    time); nothing while it is paused in time (it waits on the customer)."""
+    due = r["due_at"]
+    if due is None:
+        return None
+    if r["breached_at"] is not None:
+        return min(due, r["breached_at"])
+    if r["paused_at"] is None or due <= r["paused_at"]:
+        return due
+    return None
+
+
+def ticket_keys(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A ticket's order keys from all its clock rows: ``next_due_at`` (the earliest
+    ``next_check_at``: the sweep's index) and ``urgent_rank`` / ``urgent_at`` (the board's index).
+
+    Most urgent first is ``(urgent_rank, urgent_at, id)``: tickets with a counting or breached
+    clock by its due time, so the breached come first, the longest overdue leading, then the
+    rest by time left (time left is business time up to the due time); then tickets whose
+    clocks all wait on the customer; then those without a running clock. The key changes only
+    when a clock does (start, meet, stop, pause, resume, retarget, breach), never with the time
+    of day, so it is stored and indexed instead of computed per row at each read.
+    """
+    checks, urgent, running = [], [], False
+    for r in rows:
+        if r["next_check_at"] is not None:
+            checks.append(r["next_check_at"])
+        if r["met_at"] is None and r["stopped_at"] is None:
+            running = True
+            at = _urgent_at(r)
+            if at is not None:
+                urgent.append(at)
+    rank = RANK_DUE if urgent else RANK_WAITING if running else RANK_NONE
+    return {
+        "next_due_at": min(checks, default=None),
+        "urgent_rank": rank,
+        "urgent_at": min(urgent, default=None),
+    }
 
 
 class ClockBook:
@@ -247,10 +174,10 @@ class ClockBook:
     the functions above (:func:`_finish`, :func:`_new_clocks`), written in one ``UPDATE`` and one
     ``INSERT`` by :meth:`flush`.
 
-    Written for the sweep, which handles thousands of tickets per transaction: the clock rows a
-    breach marks and the escalation then stops are the same rows, and each ticket's next due
-    time follows from the book without another query. The caller holds the tickets locked
-    (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite), so the book stays true.
+    The sweep's book holds thousands of tickets: the clock rows a breach marks and the escalation
+    then stops are the same rows, and each ticket's order keys follow from the book without
+    another query. The caller holds the tickets locked (PostgreSQL ``FOR UPDATE``) or the
+    database write lock (SQLite), so the book stays true.
     """
 
     _COLUMNS = (*_WRITTEN, "breached_at", "warned_fraction")
@@ -263,14 +190,21 @@ class ClockBook:
         self._new: list[dict[str, Any]] = []
 
     @classmethod
-    def load(cls, conn: Connection, customers: dict[int, str]) -> ClockBook:
-        """The clocks of the tickets ``customers`` names (ticket id -> its customer), by ticket and id."""
+    def load(cls, conn: Connection, tickets_: dict[int, str] | Iterable[int]) -> ClockBook:
+        """The clocks of the tickets, by ticket and id. Given ticket id -> customer (what starting
+        and retargeting clocks need), each row carries its ticket's ``customer``."""
+        customers = tickets_ if isinstance(tickets_, dict) else None
         q = (
             select(ticket_clocks)
-            .where(in_ids(ticket_clocks.c.ticket_id, customers, conn))
-            .order_by(ticket_clocks.c.ticket_id, ticket_clocks.c.id)
+            if customers is not None
+            else select(ticket_clocks, tickets.c.customer).join(tickets)
+        )
+        q = q.where(in_ids(ticket_clocks.c.ticket_id, tickets_, conn)).order_by(
+            ticket_clocks.c.ticket_id, ticket_clocks.c.id
         )
         result = conn.execute(q)
+        if customers is None:
+            return cls(dict(r._mapping) for r in result)
         keys = (*result.keys(), "customer")
         return cls(dict(zip(keys, (*r, customers[r.ticket_id]), strict=True)) for r in result)
 
@@ -326,12 +260,41 @@ class ClockBook:
                 out[tid] = {"name": r["name"], "due_at": r["due_at"], "paused": r["paused_at"] is not None}
         return out
 
-    def next_due(self, ticket_id: int) -> datetime | None:
-        """The ticket's ``next_due_at`` (:func:`refresh_next_due`): its clocks' earliest next check."""
-        checks = [
-            r["next_check_at"] for r in self.by_ticket.get(ticket_id, ()) if r["next_check_at"] is not None
-        ]
-        return min(checks, default=None)
+    def pause(self, ticket_ids: Iterable[int], now: datetime) -> None:
+        """Every running clock not yet paused stops counting (waiting on the customer)."""
+        rows = [r for r in self.running(ticket_ids) if r["paused_at"] is None]
+        for r in rows:
+            r.update(paused_at=now, next_check_at=None)
+        self.changed(rows)
+
+    def resume(self, cfg: XopConfig, ticket_ids: Iterable[int], now: datetime) -> None:
+        """End the pause of every paused running clock; due dates move by the paused business time."""
+        rows = [r for r in self.running(ticket_ids) if r["paused_at"] is not None]
+        _close_pauses(cfg, rows, now)
+        schedule(cfg, rows)
+        self.changed(rows)
+
+    def retarget(self, cfg: XopConfig, urgency_by_ticket: dict[int, str]) -> list[dict[str, Any]]:
+        """Recompute targets and due dates of running clocks (reclassification, policy edit);
+        starts and pauses are kept. Returns the rows changed, each with its ``old_due_at``."""
+        rows = self.running(urgency_by_ticket)
+        for r in rows:
+            r["old_due_at"] = r["due_at"]
+            r["target_seconds"] = cfg.target_seconds(
+                r["customer"], r["name"], urgency_by_ticket[r["ticket_id"]]
+            )
+            r["policy_version"] = cfg.fingerprint
+        schedule(cfg, rows)
+        self.changed(rows)
+        return rows
+
+    def keys(self, ticket_id: int) -> dict[str, Any]:
+        """The ticket's order keys (:func:`ticket_keys`) from the book."""
+        return ticket_keys(self.by_ticket.get(ticket_id, ()))
+
+    def write_keys(self, conn: Connection, ticket_ids: Iterable[int]) -> None:
+        """Store the tickets' order keys (one statement)."""
+        update_rows(conn, tickets, [{"id": tid} | self.keys(tid) for tid in ticket_ids])
 
     def flush(self, conn: Connection) -> None:
         """Write the changed rows (one statement) and the new ones (one statement)."""

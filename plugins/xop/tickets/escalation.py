@@ -145,7 +145,7 @@ def escalate_tickets(
     Callers have checked the transition (:func:`xop.tickets.model.decide`) and hold the rows
     locked (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite). The clocks are read
     (or taken from the caller's ``book``, with its pending changes), changed in memory and written
-    once; each ticket is written once, its ``next_due_at`` included.
+    once; each ticket is written once, its order keys included.
     """
     if not rows:
         return []
@@ -208,7 +208,7 @@ def escalate_tickets(
                 "urgency": u["urgency"],
                 "escalated_at": now,
                 "updated_at": now,
-                "next_due_at": book.next_due(u["id"]),
+                **book.keys(u["id"]),
             }
             for u in updated
         ],

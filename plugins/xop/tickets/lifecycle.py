@@ -12,14 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from xop.core.errors import InvalidInput, InvalidTransition
 from xop.notify.outbox import enqueue_many
-from xop.tickets import clocks, validation
+from xop.tickets import validation
 from xop.tickets.closing import closing_report, public_name
 from xop.tickets.escalation import escalate_tickets
 from xop.tickets.model import EMERGENCY, MODEL_LEVELS, Actor, level_of
 from xop.tickets.notices import emails_for, local_time, watcher_copies
-
-if TYPE_CHECKING:
-    from xop.tickets.records import Ticket
+from xop.tickets.records import Ticket
 
 _LONG = 20000
 _SHORT = 2000
@@ -46,8 +44,8 @@ class LifecycleActions:
                 body=body,
                 payload={"level": level_of(t)},
             )
-            d = self._set(conn, t, now, **({"state": decision.state} if decision.state else {}))
-            self._apply(conn, d, decision, now)
+            book = self._apply(conn, t, decision, now)
+            d = self._set(conn, t, now, book=book, **({"state": decision.state} if decision.state else {}))
             if who.kind == "customer":
                 # The customer is not emailed their own words; the staff watching are (i16).
                 reply = emails_for(
@@ -72,7 +70,7 @@ class LifecycleActions:
                     self._notify(conn, "ticket_updated", d, resumed, now, extra={"update": "resumed"})
             else:
                 self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "reply"})
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     def note(self, number: str, *, actor: Actor | str, body: str, now: datetime) -> Ticket:
         """An internal note: history only, no email, no clock."""
@@ -82,8 +80,8 @@ class LifecycleActions:
             t = self._load(conn, number)
             self._require(t, "note", who)
             self._event(conn, t, "note", actor=who, now=now, public=False, body=body)
-            self._set(conn, t, now)
-        return self.get(t.number)
+            d = self._set(conn, t, now)
+        return Ticket.from_dict(d)
 
     def classify(
         self, number: str, *, urgency: str, actor: Actor | str, now: datetime, reason: str = ""
@@ -108,10 +106,11 @@ class LifecycleActions:
                 body=reason,
                 payload={"from": t.urgency, "to": urgency},
             )
-            d = self._set(conn, t, now, urgency=urgency)
-            clocks.retarget_clocks(conn, self.cfg, {t.id: urgency})
-            clocks.refresh_next_due(conn, [t.id])
-            due = clocks.first_due(conn, [t.id]).get(t.id)
+            book = self._book(conn, t)
+            book.retarget(self.cfg, {t.id: urgency})
+            book.flush(conn)
+            d = self._set(conn, t, now, book=book, urgency=urgency)
+            due = book.first_due([t.id]).get(t.id)
             self._notify(
                 conn,
                 "ticket_updated",
@@ -124,7 +123,7 @@ class LifecycleActions:
                     "next_due": local_time(self.cfg, due["due_at"]) if due and not due["paused"] else None,
                 },
             )
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     def escalate(
         self, number: str, *, actor: Actor | str, now: datetime, to_level: int | None = None, reason: str = ""
@@ -159,10 +158,10 @@ class LifecycleActions:
                 body=reason,
                 payload={"from_state": t.state},
             )
-            d = self._set(conn, t, now, state=decision.state)
-            self._apply(conn, d, decision, now)
+            book = self._apply(conn, t, decision, now)
+            d = self._set(conn, t, now, book=book, state=decision.state)
             self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "waiting"})
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     def resume(self, number: str, *, actor: Actor | str, now: datetime) -> Ticket:
         """The wait is over: paused clocks run again, due dates moved by the paused business time."""
@@ -173,10 +172,10 @@ class LifecycleActions:
             ev = self._event(
                 conn, t, "resumed", actor=who, now=now, public=True, payload={"to_state": decision.state}
             )
-            d = self._set(conn, t, now, state=decision.state)
-            self._apply(conn, d, decision, now)
+            book = self._apply(conn, t, decision, now)
+            d = self._set(conn, t, now, book=book, state=decision.state)
             self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "resumed"})
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     def recover(self, number: str, *, actor: Actor | str, now: datetime, body: str = "") -> Ticket:
         """Service is restored (not yet the permanent fix): meets recovery, starts the RCA clock at
@@ -187,9 +186,9 @@ class LifecycleActions:
             t = self._load(conn, number)
             decision = self._require(t, "recover", who)
             ev = self._event(conn, t, "recovered", actor=who, now=now, public=True, body=body)
-            d = self._set(conn, t, now, state="recovered", recovered_at=now)
-            self._apply(conn, d, decision, now)
-            rca = {c["name"]: c for c in clocks.running(conn, [t.id], ["l3_rca"])}.get("l3_rca")
+            book = self._apply(conn, t, decision, now)
+            d = self._set(conn, t, now, book=book, state="recovered", recovered_at=now)
+            rca = next(iter(book.running([t.id], ["l3_rca"])), None)
             self._notify(
                 conn,
                 "ticket_recovered",
@@ -201,7 +200,7 @@ class LifecycleActions:
                     "rca_due": local_time(self.cfg, rca["due_at"]) if rca else None,
                 },
             )
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     def send_rca(
         self,
@@ -226,11 +225,11 @@ class LifecycleActions:
             t = self._load(conn, number)
             decision = self._require(t, "rca", who)
             ev = self._event(conn, t, "rca_sent", actor=who, now=now, public=True, payload=rca)
-            d = self._set(conn, t, now, rca_sent_at=now)
-            self._apply(conn, d, decision, now)
+            book = self._apply(conn, t, decision, now)
+            d = self._set(conn, t, now, book=book, rca_sent_at=now)
             extra = {"rca": rca | {"actions_taken": rca["actions"], "resolution_plan": rca["plan"]}}
             self._notify(conn, "rca", d, ev, now, extra=extra)
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     def resolve(self, number: str, *, actor: Actor | str, now: datetime, body: str) -> Ticket:
         """The permanent fix is delivered: meets resolution (and recovery); response clocks stop;
@@ -241,10 +240,12 @@ class LifecycleActions:
             t = self._load(conn, number)
             decision = self._require(t, "resolve", who)
             ev = self._event(conn, t, "resolved", actor=who, now=now, public=True, body=body)
-            d = self._set(conn, t, now, state="resolved", resolved_at=now, recovered_at=t.recovered_at or now)
-            self._apply(conn, d, decision, now)
+            book = self._apply(conn, t, decision, now)
+            d = self._set(
+                conn, t, now, book=book, state="resolved", resolved_at=now, recovered_at=t.recovered_at or now
+            )
             self._notify(conn, "ticket_resolved", d, ev, now)
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     def close(self, number: str, *, actor: Actor | str, now: datetime, report: str) -> Ticket:
         """Close: every clock stops; the closing report goes to the reporter and the customer's
@@ -256,13 +257,13 @@ class LifecycleActions:
             decision = self._require(t, "close", who)
             summary = closing_report(conn, self.cfg, t, report, now)  # outcomes before the clocks stop
             ev = self._event(conn, t, "closed", actor=who, now=now, public=True, body=report)
-            d = self._set(conn, t, now, state="closed", closed_at=now)
-            self._apply(conn, d, decision, now)
+            book = self._apply(conn, t, decision, now)
+            d = self._set(conn, t, now, book=book, state="closed", closed_at=now)
             closed_by = (
                 t.reporter_name if who.kind == "customer" else public_name(who.kind, who.level, who.name)
             )
             self._notify(conn, "ticket_closed", d, ev, now, extra={"report": summary, "closed_by": closed_by})
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     def reopen(self, number: str, *, actor: Actor | str, now: datetime, reason: str) -> Ticket:
         """Reopen a resolved or closed ticket: the owning level's clocks start a new cycle; met
@@ -276,11 +277,14 @@ class LifecycleActions:
             ev = self._event(
                 conn, t, "reopened", actor=who, now=now, public=True, body=reason, payload={"cycle": cycle}
             )
-            clocks.finish_clocks(conn, self.cfg, [t.id], None, now, met=False)  # e.g. an RCA still owed
+            book = self._book(conn, t)
+            book.finish(self.cfg, [t.id], None, now, met=False)  # e.g. an RCA still owed
+            book = self._apply(conn, t, decision, now, book=book, cycle=cycle)
             d = self._set(
                 conn,
                 t,
                 now,
+                book=book,
                 state="open",
                 reopen_count=cycle,
                 resolved_at=None,
@@ -288,9 +292,8 @@ class LifecycleActions:
                 recovered_at=None,
                 rca_sent_at=None,
             )
-            self._apply(conn, d, decision, now)
             self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "reopened"})
-        return self.get(t.number)
+        return Ticket.from_dict(d)
 
     # typing aids for the mixin (implemented by TicketService)
     if TYPE_CHECKING:
@@ -300,10 +303,22 @@ class LifecycleActions:
         def _tx(self) -> Any: ...
         def _load(self, conn: Any, number: str, *, lock: bool = True) -> Ticket: ...
         def _event(self, conn: Any, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]: ...
-        def _set(self, conn: Any, t: Ticket, now: datetime, **values: Any) -> dict[str, Any]: ...
+        def _set(
+            self, conn: Any, t: Ticket, now: datetime, *, book: Any = None, **values: Any
+        ) -> dict[str, Any]: ...
         def _notify(
             self, conn: Any, kind: str, ticket: dict, event: dict, now: datetime, **kw: Any
         ) -> None: ...
         def _require(self, t: Ticket, action: str, actor: Actor, *, to_level: int | None = None) -> Any: ...
-        def _apply(self, conn: Any, d: dict, decision: Any, now: datetime) -> None: ...
+        def _book(self, conn: Any, t: Ticket) -> Any: ...
+        def _apply(
+            self,
+            conn: Any,
+            t: Ticket,
+            decision: Any,
+            now: datetime,
+            *,
+            book: Any = None,
+            cycle: int | None = None,
+        ) -> Any: ...
         def get(self, number: str) -> Ticket: ...

@@ -51,6 +51,11 @@ class Ticket:
         m = row._mapping
         return cls(**{f.name: m[f.name] for f in fields(cls) if f.name in m})
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Ticket:
+        """The ticket as an action left it (:func:`set_fields`' dict): no second read."""
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
@@ -98,10 +103,15 @@ def add_event(
     return row
 
 
-def set_fields(conn: Connection, ticket: Ticket, now: datetime, **values: Any) -> dict[str, Any]:
-    """Update the ticket's columns (and ``updated_at``); returns the ticket as a dict afterwards."""
-    conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(updated_at=now, **values))
-    return ticket.as_dict() | values | {"updated_at": now}
+def set_fields(
+    conn: Connection, ticket: Ticket, now: datetime, *, keys: dict[str, Any] | None = None, **values: Any
+) -> dict[str, Any]:
+    """Update the ticket's columns (and ``updated_at``, and the order keys its clocks imply:
+    :func:`xop.tickets.clocks.ticket_keys`); returns the ticket as a dict afterwards."""
+    keys = keys or {}
+    conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(updated_at=now, **values, **keys))
+    shown = {"next_due_at": keys["next_due_at"]} if keys else {}
+    return ticket.as_dict() | values | shown | {"updated_at": now}
 
 
 def next_number(conn: Connection) -> str:

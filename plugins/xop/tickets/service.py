@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -59,8 +60,17 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
     def _event(self, conn: Connection, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]:
         return records.add_event(conn, t.id, kind, **kw)
 
-    def _set(self, conn: Connection, t: Ticket, now: datetime, **values: Any) -> dict[str, Any]:
-        return records.set_fields(conn, t, now, **values)
+    def _set(
+        self,
+        conn: Connection,
+        t: Ticket,
+        now: datetime,
+        *,
+        book: clocks.ClockBook | None = None,
+        **values: Any,
+    ) -> dict[str, Any]:
+        """Update the ticket's fields, and its order keys from ``book`` (the clocks just changed)."""
+        return records.set_fields(conn, t, now, keys=book.keys(t.id) if book else None, **values)
 
     def _notify(
         self, conn: Connection, kind: str, ticket: dict, event: dict, now: datetime, **kw: Any
@@ -81,12 +91,13 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
             )
         return d
 
-    def _start(self, conn: Connection, d: dict, names: list[str], now: datetime, *, cycle: int) -> None:
-        urgency = effective_urgency(self.cfg, d["customer"], d["urgency"], d["proposed_urgency"])
-        starts = [
+    def _starts(self, t: Ticket, names: list[str], now: datetime, *, cycle: int) -> list[dict[str, Any]]:
+        """The clock starts of ``names`` for the ticket, measured by its effective urgency."""
+        urgency = effective_urgency(self.cfg, t.customer, t.urgency, t.proposed_urgency)
+        return [
             {
-                "ticket_id": d["id"],
-                "customer": d["customer"],
+                "ticket_id": t.id,
+                "customer": t.customer,
                 "name": n,
                 "cycle": cycle,
                 "urgency": urgency,
@@ -94,28 +105,44 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
             }
             for n in names
         ]
-        clocks.start_clocks(conn, self.cfg, starts)
 
-    def _apply(self, conn: Connection, d: dict, decision: Decision, now: datetime) -> None:
-        """Do to the clocks what the table's decision says (starts use the ticket's cycle)."""
+    def _book(self, conn: Connection, t: Ticket) -> clocks.ClockBook:
+        return clocks.ClockBook.load(conn, {t.id: t.customer})
+
+    def _apply(
+        self,
+        conn: Connection,
+        t: Ticket,
+        decision: Decision,
+        now: datetime,
+        *,
+        book: clocks.ClockBook | None = None,
+        cycle: int | None = None,
+    ) -> clocks.ClockBook:
+        """Do to the clocks what the table's decision says (starts in ``cycle``, default the
+        ticket's), in one book of the ticket's clocks, written here; pass the book to
+        :meth:`_set`, which stores the ticket's order keys with its fields in one UPDATE."""
+        book = book or self._book(conn, t)
+        ids = [t.id]
         effects = decision.clocks
         everything = effects.get(ALL_CLOCKS)
         if everything == "resume":
-            clocks.resume_clocks(conn, self.cfg, [d["id"]], now)
+            book.resume(self.cfg, ids, now)
         met = [n for n, e in effects.items() if e == "meet" and n != ALL_CLOCKS]
         stop = [n for n, e in effects.items() if e == "stop" and n != ALL_CLOCKS]
         if met:
-            clocks.finish_clocks(conn, self.cfg, [d["id"]], met, now, met=True)
+            book.finish(self.cfg, ids, met, now, met=True)
         if stop or everything == "stop":
-            clocks.finish_clocks(
-                conn, self.cfg, [d["id"]], None if everything == "stop" else stop, now, met=False
-            )
+            book.finish(self.cfg, ids, None if everything == "stop" else stop, now, met=False)
         start = [n for n, e in effects.items() if e == "start"]
         if start:
-            self._start(conn, d, start, now, cycle=d["reopen_count"])
+            book.start(
+                self.cfg, self._starts(t, start, now, cycle=t.reopen_count if cycle is None else cycle)
+            )
         if everything == "pause":
-            clocks.pause_clocks(conn, [d["id"]], now)
-        clocks.refresh_next_due(conn, [d["id"]])
+            book.pause(ids, now)
+        book.flush(conn)
+        return book
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -198,8 +225,7 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
         }
         with self._tx() as conn:
             values["number"] = records.next_number(conn)
-            values["id"] = conn.execute(insert(tickets).returning(tickets.c.id), values).scalar_one()
-            t = Ticket.from_row(conn.execute(select(tickets).where(tickets.c.id == values["id"])).one())
+            t = Ticket.from_row(conn.execute(insert(tickets).returning(*tickets.c), values).one())
             ev = self._event(
                 conn,
                 t,
@@ -210,20 +236,23 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
                 body=values["description"],
                 payload={"level": level, "source": source, "urgency": urgency_, "proposed_urgency": proposed},
             )
+            book = clocks.ClockBook([])  # a new ticket has no clocks yet
             if level >= 2:
-                self._start(conn, t.as_dict(), ["l2_response"], now, cycle=0)
-            clocks.refresh_next_due(conn, [t.id])
-            self._notify(conn, "ticket_opened", t.as_dict(), ev, now, extra=self._ack(conn, t))
-        return self.get(t.number)
+                book.start(self.cfg, self._starts(t, ["l2_response"], now, cycle=0))
+                book.flush(conn)
+                book.write_keys(conn, [t.id])
+                t = replace(t, next_due_at=book.keys(t.id)["next_due_at"])
+            self._notify(conn, "ticket_opened", t.as_dict(), ev, now, extra=self._ack(t, book))
+        return t
 
-    def _ack(self, conn: Connection, t: Ticket) -> dict[str, Any]:
+    def _ack(self, t: Ticket, book: clocks.ClockBook) -> dict[str, Any]:
         """The acknowledgement's commitments: none at Level 1; the first response due time in the
         support calendar's zone; targets by urgency (for unclassified tickets, with the note that
         they depend on the classification)."""
         if t.level < 2:
             return {"sla_targets": [], "level1": True}
         shown = effective_urgency(self.cfg, t.customer, t.urgency, t.proposed_urgency)
-        due = clocks.first_due(conn, [t.id]).get(t.id)
+        due = book.first_due([t.id]).get(t.id)
         return {
             "sla_targets": sla_targets(self.cfg, t.customer, shown),
             "urgency_shown": shown,

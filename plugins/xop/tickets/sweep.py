@@ -96,7 +96,9 @@ def _retarget_stale(conn: Connection, cfg: XopConfig, now: datetime, limit: int)
         return 0
     if conn.dialect.name == "postgresql":  # hold them like a claim: no operation interleaves
         conn.execute(select(tickets.c.id).where(in_ids(tickets.c.id, stale, conn)).with_for_update())
-    rows = clocks.retarget_clocks(conn, cfg, stale)
+    book = clocks.ClockBook.load(conn, list(stale))
+    rows = book.retarget(cfg, stale)
+    book.flush(conn)
     by_ticket: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
         by_ticket.setdefault(r["ticket_id"], []).append(r)
@@ -124,7 +126,7 @@ def _retarget_stale(conn: Connection, cfg: XopConfig, now: datetime, limit: int)
         for tid, rs in by_ticket.items()
     ]
     insert_events(conn, events)
-    clocks.refresh_next_due(conn, list(stale))
+    book.write_keys(conn, stale)
     return len(stale)
 
 
@@ -168,8 +170,8 @@ def _process(
     book = clocks.ClockBook.load(conn, {tid: t["customer"] for tid, t in by_id.items()})
     rows = _due_clocks(book, list(by_id), now)
     stats.tickets += len(due)
-    if not rows:
-        clocks.refresh_next_due(conn, list(by_id))
+    if not rows:  # claimed by an out-of-date next_due_at
+        book.write_keys(conn, by_id)
         return
     breached, top_reached = reached(cfg, rows, now)
     warn_rows = []
@@ -282,8 +284,8 @@ def _process(
         emails += _escalation_digest(cfg, digest, now)
     stats.emails += enqueue_many(conn, emails)
     book.flush(conn)  # the warnings and breaches of tickets that did not escalate
-    escalated = {r["ticket_id"] for r in esc}
-    clocks.refresh_next_due(conn, [tid for tid in by_id if tid not in escalated])
+    escalated = {r["ticket_id"] for r in esc}  # their keys went with the escalation's UPDATE
+    book.write_keys(conn, [tid for tid in by_id if tid not in escalated])
 
 
 def _clock_ctx(r: dict[str, Any], fraction: float) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -63,6 +64,11 @@ tickets = Table(
     # Earliest instant at which the sweep has something to do for this ticket (a warning or
     # a breach of a running clock). NULL when no clock is running. The sweep reads only this.
     Column("next_due_at", UTCDateTime),
+    # The board's "most urgent first" (xop.tickets.clocks.ticket_keys), kept with the clocks:
+    # 0 with urgent_at the due time of its most urgent counting or breached clock, 1 all its
+    # clocks wait on the customer, 2 no running clock.
+    Column("urgent_rank", SmallInteger, nullable=False, server_default="2"),
+    Column("urgent_at", UTCDateTime),
     # The XOP staff member working the ticket (take / assign / unassign: xop.tickets.ownership).
     Column("owner", String(120)),
     CheckConstraint("level BETWEEN 1 AND 4", name="level_range"),
@@ -72,6 +78,7 @@ tickets = Table(
 )
 # (next_due_at, id): the board's order, so a page of a broad search is read in index order.
 Index("ix_tickets_next_due_at", tickets.c.next_due_at, tickets.c.id)
+Index("ix_tickets_urgent", tickets.c.urgent_rank, tickets.c.urgent_at, tickets.c.id)
 Index("ix_tickets_customer_state", tickets.c.customer, tickets.c.state)
 Index("ix_tickets_owner", tickets.c.owner)
 Index(
