@@ -1,0 +1,86 @@
+"""xop.db.bulk on SQLite and PostgreSQL: many rows in one statement (or one COPY on PostgreSQL
+from ``COPY_FROM_ROWS`` rows), ids returned in row order, JSON, UTC times kept,
+naive times refused, statement triggers fired (the search words of new events)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from xop.db.bulk import COPY_FROM_ROWS, insert_rows, update_rows
+from xop.tickets.tables import ticket_events, tickets
+
+T0 = datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # the night Chicago springs forward
+
+
+def _ticket(conn) -> int:
+    return conn.execute(
+        sa.insert(tickets).returning(tickets.c.id),
+        {
+            "number": "XOP-000001",
+            "customer": "acme",
+            "subject": "Bulk",
+            "reporter_name": "R",
+            "reporter_email": "r@acme.example",
+            "source": "customer",
+            "level": 2,
+            "state": "open",
+            "opened_at": T0,
+            "updated_at": T0,
+        },
+    ).scalar_one()
+
+
+def _events(tid: int, n: int) -> list[dict]:
+    return [
+        {
+            "ticket_id": tid,
+            "at": T0 + timedelta(seconds=i),
+            "actor": "bench",
+            "actor_kind": "system",
+            "actor_level": None,
+            "kind": "note",
+            "public": False,
+            "body": f"word{i}" if i % 2 else "",
+            "payload": {"i": i, "due_at": (T0 + timedelta(hours=i)).isoformat()},
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [3, COPY_FROM_ROWS + 50])
+def test_many_rows_keep_their_order_values_and_triggers(db_engine, n):
+    with db_engine.begin() as c:
+        tid = _ticket(c)
+        ids = insert_rows(c, ticket_events, _events(tid, n), returning="id")
+    assert len(ids) == n and ids == sorted(ids) and len(set(ids)) == n
+    with db_engine.connect() as c:
+        rows = c.execute(sa.select(ticket_events).order_by(ticket_events.c.id)).all()
+        assert [r.id for r in rows] == ids
+        assert [r.payload["i"] for r in rows] == list(range(n))
+        assert rows[-1].at == T0 + timedelta(seconds=n - 1)
+        assert rows[-1].payload["due_at"] == (T0 + timedelta(hours=n - 1)).isoformat()
+        if db_engine.dialect.name == "postgresql":  # the statement trigger added the new words
+            doc = c.exec_driver_sql(f"SELECT search_doc::text FROM tickets WHERE id = {tid}").scalar_one()
+            assert "'word1'" in doc and f"'word{n - 1 if n % 2 == 0 else n - 2}'" in doc
+        else:
+            updates = c.exec_driver_sql(f"SELECT updates FROM ticket_search WHERE rowid = {tid}").scalar_one()
+            assert "word1" in updates
+    with db_engine.begin() as c:
+        update_rows(c, ticket_events, [{"id": i, "body": "edited"} for i in ids])
+    with db_engine.connect() as c:
+        assert set(c.execute(sa.select(ticket_events.c.body)).scalars()) == {"edited"}
+
+
+@pytest.mark.parametrize("n", [3, COPY_FROM_ROWS + 50])
+def test_a_naive_time_is_refused_and_nothing_is_written(db_engine, n):
+    with db_engine.begin() as c:
+        tid = _ticket(c)
+    rows = _events(tid, n)
+    rows[-1]["at"] = datetime(2026, 3, 8, 2, 30)  # naive (and in the gap of the DST change)
+    with pytest.raises((ValueError, sa.exc.StatementError), match="naive"), db_engine.begin() as c:
+        insert_rows(c, ticket_events, rows, returning="id")
+    with db_engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(ticket_events)).scalar_one() == 0
