@@ -103,12 +103,13 @@ def sla_targets(cfg: XopConfig, customer: str | None, urgency: str) -> list[dict
 
 
 #: For the configuration last asked about (by identity; the config is frozen): the contact
-#: contexts by level and the XOP addresses. A sweep builds thousands of emails; ``model_dump`` per
-#: email was its largest cost. One entry: a reloaded configuration replaces the old one.
-_PER_CONFIG: dict[int, tuple[XopConfig, dict[int, dict[str, Any]], frozenset[str]]] = {}
+#: contexts by level, the XOP addresses and each customer's name and management contacts. A sweep
+#: builds thousands of emails; ``model_dump`` and a scan of the customers per email were its
+#: largest costs. One entry: a reloaded configuration replaces the old one.
+_PER_CONFIG: dict[int, tuple[XopConfig, dict[int, dict[str, Any]], frozenset[str], dict[str, Any]]] = {}
 
 
-def _per_config(cfg: XopConfig) -> tuple[dict[int, dict[str, Any]], frozenset[str]]:
+def _per_config(cfg: XopConfig) -> tuple[dict[int, dict[str, Any]], frozenset[str], dict[str, Any]]:
     hit = _PER_CONFIG.get(id(cfg))
     if hit is None or hit[0] is not cfg:
         m = cfg.escalation
@@ -119,22 +120,23 @@ def _per_config(cfg: XopConfig) -> tuple[dict[int, dict[str, Any]], frozenset[st
         contacts[EMERGENCY] = m.emergency.model_dump() | {"note": EMERGENCY_NOTE, "level_label": "Emergency"}
         xop = {str(a).lower() for a in cfg.support.internal_recipients}
         xop |= {str(c.email).lower() for c in (m.level2, m.level3, m.level4, m.emergency)}
+        customers: dict[str, Any] = {}
+        for c in cfg.customers:  # the first of a repeated id wins, as a scan would find it
+            customers.setdefault(c.id, (c.name, [(str(x.email), x.name) for x in c.management_contacts]))
         _PER_CONFIG.clear()
-        hit = _PER_CONFIG[id(cfg)] = (cfg, contacts, frozenset(xop))
-    return hit[1], hit[2]
+        hit = _PER_CONFIG[id(cfg)] = (cfg, contacts, frozenset(xop), customers)
+    return hit[1], hit[2], hit[3]
 
 
 def contact_context(cfg: XopConfig, level: int) -> dict[str, Any]:
     """The contact (name, email, phone, hours) of a model level; Emergency's says what its number does."""
-    contacts, _ = _per_config(cfg)
+    contacts = _per_config(cfg)[0]
     return dict(contacts[EMERGENCY if level >= EMERGENCY else max(level, 2)])
 
 
 def customer_name(cfg: XopConfig, customer_id: str) -> str:
-    for c in cfg.customers:
-        if c.id == customer_id:
-            return c.name
-    return customer_id
+    found = _per_config(cfg)[2].get(customer_id)
+    return found[0] if found else customer_id
 
 
 def ticket_context(cfg: XopConfig, ticket: dict[str, Any]) -> dict[str, Any]:
@@ -159,11 +161,10 @@ def ticket_context(cfg: XopConfig, ticket: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _management(cfg: XopConfig, customer: str):
-    for c in cfg.customers:
-        if c.id == customer:
-            return c.management_contacts
-    return ()
+def _management(cfg: XopConfig, customer: str) -> list[tuple[str, str]]:
+    """(address, name) of the customer's management contacts."""
+    found = _per_config(cfg)[2].get(customer)
+    return found[1] if found else []
 
 
 def _internal(cfg: XopConfig, address: str) -> bool:
@@ -176,7 +177,7 @@ def customer_recipients(cfg: XopConfig, kind: str, ticket: dict[str, Any]) -> li
     management contacts. Monitoring tickets go to management contacts only; XOP's own addresses
     never receive a "customer" copy."""
     out: list[tuple[str, str]] = []
-    management = [(str(m.email), m.name) for m in _management(cfg, ticket["customer"])]
+    management = _management(cfg, ticket["customer"])
     if ticket.get("source") == "monitoring":
         out = management
     else:
