@@ -141,6 +141,15 @@ CASES: dict[str, tuple[dict, list[str]]] = {
             *CONTACT_FACTS,
         ],
     ),
+    "ticket_note": (
+        {
+            "ticket": {**TICKET, "owner": "lena"},
+            "event": {**EVENT, "actor": "omar", "body": "Vendor case 4711 opened."},
+            "contact": L3,
+            "watching": "lena",
+        },
+        [*TICKET_FACTS, "omar", "Vendor case 4711 opened.", "lena, who watches XOP-000123", *CONTACT_FACTS],
+    ),
     "sla_warning": (
         {"ticket": TICKET, "clock": CLOCK, "contact": L3},
         [*TICKET_FACTS, "Level 3 response", "75 %", "Mon 2026-07-06 14:30 CDT", *CONTACT_FACTS],
@@ -278,6 +287,7 @@ SUBJECTS = {
     "rca": "[XOP-000123] Root cause analysis: ",
     "ticket_resolved": "[XOP-000123] Resolved: ",
     "ticket_closed": "[XOP-000123] Closed, closing report: ",
+    "ticket_note": "[XOP-000123] Internal note: Bridge",
     "sla_warning": "[XOP-000123] SLA warning: Level 3 response 75 % used, due Mon 2026-07-06 14:30 CDT",
     "sla_breach": "[XOP-000123] SLA BREACH: Level 3 response: ",
     "sla_escalations": "[XOP SLA] 1 ticket escalated automatically: XOP-000123",

@@ -2,12 +2,12 @@
 
 Two databases get the same tickets through the service (warnings, L2 and L3 breaches that
 escalate, a notify breach on a critical and on a major ticket, an L4 miss that reaches
-Emergency, a paused ticket). In one, every sweep handles all due tickets in one batch (the
-clock book, grouped statements); in the other, the same sweeps handle one ticket per batch and
-per transaction. Afterwards the tickets, clocks, events and outbox rows are the same, row for
-row (ids replaced by what they point to). The only difference by design: the internal
-``sla_escalations`` digest is one email per batch (to each owning level of the batch), so there
-the set of escalations listed is compared.
+Emergency, a paused ticket), some of them watched. In one, every sweep handles all due tickets
+in one batch (the clock book, grouped statements); in the other, the same sweeps handle one
+ticket per batch and per transaction. Afterwards the tickets, clocks, events and outbox rows
+(the watchers' copies included) are the same, row for row (ids replaced by what they point to).
+The only difference by design: the internal ``sla_escalations`` digest is one email per batch
+(to each owning level of the batch), so there the set of escalations listed is compared.
 """
 
 from __future__ import annotations
@@ -70,7 +70,19 @@ def build(svc: TicketService) -> None:
     svc.escalate(l4.number, actor="l2", now=t9, to_level=4)
     paused = open_(t9)
     svc.pause(paused.number, actor="l2", now=chi(2026, 12, 1, 9, 30))
-    open_(chi(2026, 12, 1, 14, 0), urgency="minor")  # later: warnings and breaches of its own
+    late = open_(chi(2026, 12, 1, 14, 0), urgency="minor")  # later: warnings and breaches of its own
+    # Watchers (i16): their copies of warnings, breaches, escalations and emergencies are the same
+    # whether their batch held one ticket or all of them.
+    first = svc.get("XOP-000001")
+    for t, who in (
+        (first, "alice"),
+        (rec, "omar"),
+        (l4, "alice"),
+        (l4, "omar"),
+        (late, "lena"),
+        (paused, "lena"),
+    ):
+        svc.watch(t.number, actor=who, now=chi(2026, 12, 1, 14, 0))
 
 
 def snapshot(engine: sa.Engine) -> dict:
@@ -149,5 +161,7 @@ def test_set_based_sweep_writes_what_the_per_ticket_sweep_writes(db_engine, seco
     done = [sum(getattr(s, k) for s in totals["set"]) for k in ("warnings", "breaches", "escalations")]
     assert all(done) and sum(s.emergencies for s in totals["set"]) >= 2  # the scenario covers them
     one, many = snapshot(second_engine), snapshot(db_engine)
+    copied = {row[3] for row in many["outbox"] if ":watch:" in row[2]}  # the watchers' copies, by kind
+    assert {"sla_warning", "sla_breach", "ticket_escalated", "emergency"} <= copied, copied
     for part in ("tickets", "clocks", "events", "digest", "outbox"):
         assert many[part] == one[part], part

@@ -37,9 +37,9 @@ from xop.core.vocabulary import ACTIVE_STATES
 from xop.emergency import store
 from xop.emergency.announcement import RenderedAudio, announcement_for, render_audio
 from xop.emergency.followup import followup_emails
-from xop.notify.outbox import enqueue_many
 from xop.sla.calendar import BusinessCalendar, TwentyFourSeven
 from xop.sla.policy import business_calendar
+from xop.tickets.notices import enqueue_with_watchers
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +324,8 @@ class _Run:
         ticket = store.ticket_of(conn, call["ticket_id"])
         event = store.event_of(conn, call["event_id"])
         emails = followup_emails(self.cfg, row, ticket, event, hours=self.hours, now=now)
-        self.stats.emails += enqueue_many(conn, emails)
+        # The ticket's watchers get the outcome too (i16), as they got the emergency email.
+        self.stats.emails += enqueue_with_watchers(conn, self.cfg, emails)
         setattr(self.stats, status, getattr(self.stats, status) + 1)
         self.stats.calls.append(
             {"id": call["id"], "ticket": ticket["number"], "status": status, "reason": reason}

@@ -41,6 +41,7 @@ KINDS: dict[str, Audience] = {
     "rca": "customer",
     "ticket_resolved": "customer",
     "ticket_closed": "customer",
+    "ticket_note": "internal",
     "sla_warning": "internal",
     "sla_breach": "internal",
     "sla_escalations": "internal",
@@ -179,10 +180,17 @@ def render_email(
     cfg = load_config()
     # The footer signs with the configured support identity unless the email names its own
     # (a ticket's owning level).
-    # A watcher's copy of a customer email (xop.tickets.notices.watcher_copies) reads as internal:
-    # XOP's footer, the owner named, and no customer portal link signed for a staff address.
+    # A watcher's copy (xop.tickets.notices.watcher_copies) reads as internal: XOP's footer, the
+    # owner named, and no customer portal link signed for a staff address; the footer says whose
+    # copy it is (``copy_of``: who reads the original, "customer" or "internal").
     audience = "internal" if context.get("watching") else KINDS[kind]
-    values = {"support": cfg.support.identity, **context, "audience": audience, "kind": kind}
+    values = {
+        "support": cfg.support.identity,
+        **context,
+        "audience": audience,
+        "kind": kind,
+        "copy_of": KINDS[kind],
+    }
     number = _ticket_number(context)
     if recipient and number and audience == "customer":
         values["ticket_url"] = ticket_link(cfg, recipient, str(number), now=at)

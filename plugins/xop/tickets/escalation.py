@@ -23,18 +23,19 @@ from sqlalchemy import Connection, select
 
 from xop.core.config import XopConfig
 from xop.db.bulk import in_ids, insert_rows, update_rows
-from xop.notify.outbox import enqueue_many
 from xop.sla.policy import effective_urgency
 from xop.tickets import clocks
 from xop.tickets.model import EMERGENCY, Actor, escalation_clocks
 from xop.tickets.notices import (
+    address,
+    compose,
     contact_context,
     due_text,
-    emails_for,
     emergency_emails,
     enqueue_with_watchers,
 )
 from xop.tickets.tables import ticket_events, tickets
+from xop.tickets.watching import Watchers
 
 
 def event_row(
@@ -68,6 +69,7 @@ def emergency_events(
     actor: Actor,
     now: datetime,
     reached: bool,
+    watchers: Watchers | None = None,
 ) -> list[dict[str, Any]]:
     """Write ``emergency`` events, each with its internal email, for (ticket, clock context,
     reason, from_level) items. Clock context: name and label, plus due_at and fraction of a
@@ -76,7 +78,8 @@ def emergency_events(
     ``reached``: the tickets went beyond Level 4 (``emergency_at`` is set; once per ticket).
     Otherwise a notify breach on a critical ticket calls the emergency without moving the
     ticket: skipped for a ticket at Emergency or with an emergency event already (once per
-    ticket). Returns the events written.
+    ticket). The emails are copied to the tickets' watchers (``watchers``: read for the batch
+    already, else here). Returns the events written.
     """
     ids = list({t["id"] for t, *_ in items})
     if not ids:
@@ -122,7 +125,7 @@ def emergency_events(
         if reached:
             t["emergency_at"] = now
         emails += emergency_emails(cfg, t, ev, clock=clock, now=now)
-    enqueue_many(conn, emails)
+    enqueue_with_watchers(conn, cfg, emails, watchers=watchers)
     return events
 
 
@@ -138,6 +141,7 @@ def escalate_tickets(
     payloads: Sequence[dict[str, Any]] | None = None,
     clock_contexts: Sequence[dict[str, Any]] | None = None,
     book: clocks.ClockBook | None = None,
+    watchers: Watchers | None = None,
 ) -> list[dict[str, Any]]:
     """Escalate ``rows`` (ticket dicts, with their model ``level``) to ``to_levels``; returns the
     ``escalated`` events written.
@@ -145,7 +149,9 @@ def escalate_tickets(
     Callers have checked the transition (:func:`xop.tickets.model.decide`) and hold the rows
     locked (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite). The clocks are read
     (or taken from the caller's ``book``, with its pending changes), changed in memory and written
-    once; each ticket is written once, its order keys included.
+    once; each ticket is written once, its order keys included. Each ticket's escalation email
+    goes to its watchers too, also when the customer has nobody to send it to (``watchers``: the
+    caller's batch of them, else read here in one query).
     """
     if not rows:
         return []
@@ -221,11 +227,11 @@ def escalate_tickets(
     due = book.first_due([u["id"] for u in updated])
     emails = []
     for u, ev in zip(updated, events, strict=True):
-        ticket = {k: v for k, v in u.items() if not k.startswith("_")}
-        emails += emails_for(
+        ticket = {k: v for k, v in u.items() if not k.startswith("_")} | {"level": u["_to"]}
+        mail = compose(
             cfg,
             kind="ticket_escalated",
-            ticket=ticket | {"level": u["_to"]},
+            ticket=ticket,
             event=ev,
             now=now,
             extra={
@@ -234,7 +240,10 @@ def escalate_tickets(
                 "next_due": due_text(cfg, due.get(u["id"])),
             },
         )
-    enqueue_with_watchers(conn, emails)
+        emails += [mail, *address(cfg, mail, ticket)]
+    if watchers is None:
+        watchers = Watchers.load(conn, [u["id"] for u in updated])
+    enqueue_with_watchers(conn, cfg, emails, watchers=watchers)
     emergencies = [
         (
             u,
@@ -246,5 +255,5 @@ def escalate_tickets(
         if u["_to"] == EMERGENCY
     ]
     if emergencies:
-        emergency_events(conn, cfg, emergencies, actor=actor, now=now, reached=True)
+        emergency_events(conn, cfg, emergencies, actor=actor, now=now, reached=True, watchers=watchers)
     return events

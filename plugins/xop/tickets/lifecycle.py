@@ -11,12 +11,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from xop.core.errors import InvalidInput, InvalidTransition
-from xop.notify.outbox import enqueue_many
 from xop.tickets import validation
 from xop.tickets.closing import closing_report, public_name
 from xop.tickets.escalation import escalate_tickets
 from xop.tickets.model import EMERGENCY, MODEL_LEVELS, Actor, level_of
-from xop.tickets.notices import emails_for, local_time, watcher_copies
+from xop.tickets.notices import compose, enqueue_with_watchers, local_time
 from xop.tickets.records import Ticket
 
 _LONG = 20000
@@ -48,7 +47,7 @@ class LifecycleActions:
             d = self._set(conn, t, now, book=book, **({"state": decision.state} if decision.state else {}))
             if who.kind == "customer":
                 # The customer is not emailed their own words; the staff watching are (i16).
-                reply = emails_for(
+                reply = compose(
                     self.cfg,
                     kind="ticket_updated",
                     ticket=d,
@@ -56,7 +55,7 @@ class LifecycleActions:
                     now=now,
                     extra={"update": "customer_reply"},
                 )
-                enqueue_many(conn, watcher_copies(conn, reply))
+                enqueue_with_watchers(conn, self.cfg, [reply])
                 if decision.state:  # waiting on the customer, and the customer answered
                     resumed = self._event(
                         conn,
@@ -73,14 +72,17 @@ class LifecycleActions:
         return Ticket.from_dict(d)
 
     def note(self, number: str, *, actor: Actor | str, body: str, now: datetime) -> Ticket:
-        """An internal note: history only, no email, no clock."""
+        """An internal note: no clock, no customer email; emailed to the staff who watch the
+        ticket (``ticket_note``), not to its author (i16)."""
         now, who = validation.check_now(now), self._actor(actor)
         body = validation.text("body", body, max_len=_LONG)
         with self._tx() as conn:
             t = self._load(conn, number)
             self._require(t, "note", who)
-            self._event(conn, t, "note", actor=who, now=now, public=False, body=body)
+            ev = self._event(conn, t, "note", actor=who, now=now, public=False, body=body)
             d = self._set(conn, t, now)
+            note = compose(self.cfg, kind="ticket_note", ticket=d, event=ev, now=now)
+            enqueue_with_watchers(conn, self.cfg, [note])
         return Ticket.from_dict(d)
 
     def classify(

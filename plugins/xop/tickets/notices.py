@@ -7,7 +7,11 @@ What a customer reads is decided here, not in the templates: the customer's name
 due times in the support calendar's zone with the zone named ("Monday 09:30 CST"), targets
 with proper plurals ("1 business day"), the signature of the level that owns the ticket, and
 who receives what (a monitoring ticket of a customer without management contacts emails nobody
-outside XOP).
+outside XOP), and what the staff watching the ticket get (:func:`watcher_copies`).
+
+An email of an event is first composed (:func:`compose`: kind, audience, context, ticket and
+event), then addressed (:func:`address`: one outbox item per recipient). The watchers' copies
+are made from the composed email, so a watcher gets it even when it has no other recipient.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import humanize
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from xop.core.config import XopConfig, parse_target
 from xop.core.vocabulary import CLOCK_LABELS, CLOCK_NAMES
 from xop.notify.outbox import enqueue_many
 from xop.tickets.model import EMERGENCY, LEVEL_LABELS, level_of
-from xop.tickets.tables import ticket_watchers, tickets
+from xop.tickets.watching import Watchers
 
 #: Customer-facing emails.
 CUSTOMER_KINDS = {
@@ -103,13 +107,18 @@ def sla_targets(cfg: XopConfig, customer: str | None, urgency: str) -> list[dict
 
 
 #: For the configuration last asked about (by identity; the config is frozen): the contact
-#: contexts by level, the XOP addresses and each customer's name and management contacts. A sweep
-#: builds thousands of emails; ``model_dump`` and a scan of the customers per email were its
-#: largest costs. One entry: a reloaded configuration replaces the old one.
-_PER_CONFIG: dict[int, tuple[XopConfig, dict[int, dict[str, Any]], frozenset[str], dict[str, Any]]] = {}
+#: contexts by level, the XOP addresses, each customer's name and management contacts, and the
+#: customers' configured addresses (never a watcher's copy). A sweep builds thousands of emails;
+#: ``model_dump`` and a scan of the customers per email were its largest costs. One entry: a
+#: reloaded configuration replaces the old one.
+_PER_CONFIG: dict[
+    int, tuple[XopConfig, dict[int, dict[str, Any]], frozenset[str], dict[str, Any], frozenset[str]]
+] = {}
 
 
-def _per_config(cfg: XopConfig) -> tuple[dict[int, dict[str, Any]], frozenset[str], dict[str, Any]]:
+def _per_config(
+    cfg: XopConfig,
+) -> tuple[dict[int, dict[str, Any]], frozenset[str], dict[str, Any], frozenset[str]]:
     hit = _PER_CONFIG.get(id(cfg))
     if hit is None or hit[0] is not cfg:
         m = cfg.escalation
@@ -123,9 +132,11 @@ def _per_config(cfg: XopConfig) -> tuple[dict[int, dict[str, Any]], frozenset[st
         customers: dict[str, Any] = {}
         for c in cfg.customers:  # the first of a repeated id wins, as a scan would find it
             customers.setdefault(c.id, (c.name, [(str(x.email), x.name) for x in c.management_contacts]))
+        reached = {str(mc.email).lower() for c in cfg.customers for mc in c.management_contacts}
+        reached |= {str(ct.email).lower() for ic in cfg.intake.customers for ct in ic.contacts}
         _PER_CONFIG.clear()
-        hit = _PER_CONFIG[id(cfg)] = (cfg, contacts, frozenset(xop), customers)
-    return hit[1], hit[2], hit[3]
+        hit = _PER_CONFIG[id(cfg)] = (cfg, contacts, frozenset(xop), customers, frozenset(reached - xop))
+    return hit[1], hit[2], hit[3], hit[4]
 
 
 def contact_context(cfg: XopConfig, level: int) -> dict[str, Any]:
@@ -191,28 +202,20 @@ def customer_recipients(cfg: XopConfig, kind: str, ticket: dict[str, Any]) -> li
     return list(seen.values())  # type: ignore[arg-type]
 
 
-def emails_for(
+def compose(
     cfg: XopConfig,
     *,
     kind: str,
     ticket: dict[str, Any],
     event: dict[str, Any],
     now: datetime,
-    recipients: Iterable[str] = (),
     audience: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """The outbox items of one event (see :func:`xop.notify.outbox.enqueue_many`).
-
-    Customer kinds go to :func:`customer_recipients` (each greeted by name); internal kinds go to
-    ``recipients``. The de-duplication key is (kind, ticket, event, recipient), so a rerun after
-    a crash queues nothing twice. Signed by the level that owns the ticket.
-    """
+) -> dict[str, Any]:
+    """The email ``kind`` of one event before it is addressed: an outbox item without recipient
+    and key (:func:`address` makes those). Internal emails show who owns the ticket; customers
+    never see it. Signed by the level that owns the ticket."""
     audience = audience or ("customer" if kind in CUSTOMER_KINDS else "internal")
-    if audience == "customer" and not recipients:
-        to = customer_recipients(cfg, kind, ticket)
-    else:
-        to = [(r, "") for r in recipients]
     tctx = ticket_context(cfg, ticket)
     if audience == "internal":  # XOP's readers see who works the ticket; customers never do
         tctx["owner"] = ticket.get("owner")
@@ -225,23 +228,53 @@ def emails_for(
         "support": owner,
         "ticket_url": cfg.support.ticket_url.format(number=ticket["number"]),
     } | (extra or {})
+    return {
+        "kind": kind,
+        "context": context,
+        "audience": audience,
+        "now": now,
+        "ticket_id": ticket["id"],
+        "event_id": event["id"],
+        "sender": cfg.support.sender,
+    }
+
+
+def address(
+    cfg: XopConfig, mail: dict[str, Any], ticket: dict[str, Any], recipients: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """The outbox items of a composed email (see :func:`xop.notify.outbox.enqueue_many`).
+
+    Customer kinds go to :func:`customer_recipients` (each greeted by name); internal kinds go to
+    ``recipients``. The de-duplication key is (kind, ticket, event, recipient), so a rerun after
+    a crash queues nothing twice.
+    """
+    recipients = list(recipients)
+    if mail["audience"] == "customer" and not recipients:
+        to = customer_recipients(cfg, mail["kind"], ticket)
+    else:
+        to = [(r, "") for r in recipients]
+    base = f"{mail['kind']}:t{mail['ticket_id']}:e{mail['event_id']}"
     items = []
     for rcpt, name in {r.lower(): (r, n) for r, n in to}.values():
-        ctx = context | ({"recipient_name": name} if name else {})
-        items.append(
-            {
-                "kind": kind,
-                "context": ctx,
-                "recipient": rcpt,
-                "audience": audience,
-                "dedup_key": f"{kind}:t{ticket['id']}:e{event['id']}:{rcpt}",
-                "now": now,
-                "ticket_id": ticket["id"],
-                "event_id": event["id"],
-                "sender": cfg.support.sender,
-            }
-        )
+        ctx = mail["context"] | ({"recipient_name": name} if name else {})
+        items.append(mail | {"context": ctx, "recipient": rcpt, "dedup_key": f"{base}:{rcpt}"})
     return items
+
+
+def emails_for(
+    cfg: XopConfig,
+    *,
+    kind: str,
+    ticket: dict[str, Any],
+    event: dict[str, Any],
+    now: datetime,
+    recipients: Iterable[str] = (),
+    audience: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox items of one event: :func:`compose`, then :func:`address`."""
+    mail = compose(cfg, kind=kind, ticket=ticket, event=event, now=now, audience=audience, extra=extra)
+    return address(cfg, mail, ticket, recipients)
 
 
 def internal_recipients(
@@ -259,52 +292,68 @@ def internal_recipients(
     return [mine] if owner_only else list(dict.fromkeys([mine, mailbox]))
 
 
-def watcher_copies(conn: Connection, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Internal copies of a ticket's customer emails for the staff who watch it (i16).
+def watcher_copies(
+    conn: Connection, cfg: XopConfig, emails: Iterable[dict[str, Any]], *, watchers: Watchers | None = None
+) -> list[dict[str, Any]]:
+    """Internal copies of a ticket's emails for the staff who watch it (i16, :mod:`xop.tickets.watching`).
 
-    One copy per (email kind, event) and watcher, at the watcher's own XOP address (never a
-    customer's: only staff watch, at their ``staff.emails`` address); not to the watcher whose
-    action caused the email. The same template renders it, for the internal audience (the owner
-    shown, no customer portal link), saying why the watcher receives it.
+    ``emails``: outbox items (addressed) and composed emails (:func:`compose`, without recipient:
+    a customer email nobody outside XOP receives, a customer's reply, an internal note). One copy
+    per (kind, event) and watcher, at the watcher's ``staff.emails`` address; none for a watcher
+    who is among that email's recipients already, none to the watcher whose action caused it,
+    none to an address the customer is reached at (a customer never reads internal text). The
+    same template renders it, for the internal audience (the owner shown, no customer portal
+    link), saying why the watcher receives it. Emails of no ticket (the sweep's digest) have no
+    watchers. ``watchers``: the watchers already read for the batch (else one query here).
     """
-    originals = {
-        (it["kind"], it.get("event_id")): it
-        for it in items
-        if it["audience"] == "customer" and it["kind"] in CUSTOMER_KINDS and it.get("ticket_id")
-    }
+    originals: dict[tuple[str, int, Any], tuple[dict[str, Any], set[str]]] = {}
+    for it in emails:
+        if not it.get("ticket_id"):
+            continue
+        key = (it["kind"], it["ticket_id"], it.get("event_id"))
+        mail, sent = originals.setdefault(key, (it, set()))
+        if it.get("recipient"):
+            sent.add(it["recipient"].lower())
     if not originals:
         return []
-    ids = list({it["ticket_id"] for it in originals.values()})
-    rows = conn.execute(
-        select(ticket_watchers).where(ticket_watchers.c.ticket_id.in_(ids)).order_by(ticket_watchers.c.since)
-    ).all()
-    owners = dict(conn.execute(select(tickets.c.id, tickets.c.owner).where(tickets.c.id.in_(ids))).all())
-    watchers: dict[int, list[Any]] = {}
-    for w in rows:
-        watchers.setdefault(w.ticket_id, []).append(w)
+    if watchers is None:
+        watchers = Watchers(conn)
+    watchers.need(tid for _, tid, _ in originals)
+    _, xop, _, customers = _per_config(cfg)
     copies = []
-    for (kind, event_id), it in originals.items():
-        for w in watchers.get(it["ticket_id"], []):
-            if (it["context"].get("event") or {}).get("actor") == w.watcher:
-                continue
-            ctx = {k: v for k, v in it["context"].items() if k != "recipient_name"}
+    for (kind, ticket_id, event_id), (mail, sent) in originals.items():
+        for w in watchers.of(ticket_id):
+            rcpt = cfg.staff.email_of(w.watcher)
+            if rcpt is None or rcpt.lower() in sent:
+                continue  # no longer an address of XOP staff; or a recipient already
+            ctx = {k: v for k, v in mail["context"].items() if k != "recipient_name"}
+            if (ctx.get("event") or {}).get("actor") == w.watcher:
+                continue  # their own action
+            reporter = str((ctx.get("ticket") or {}).get("reporter_email") or "").lower()
+            if rcpt.lower() in customers or (rcpt.lower() == reporter and reporter not in xop):
+                continue  # an address the customer is reached at: never internal text
             ctx["watching"] = w.watcher
-            ctx["ticket"] = dict(ctx["ticket"]) | {"owner": owners.get(it["ticket_id"])}
+            ctx["ticket"] = dict(ctx["ticket"]) | {"owner": w.owner}
             copies.append(
-                it
+                mail
                 | {
                     "context": ctx,
-                    "recipient": w.email,
+                    "recipient": rcpt,
                     "audience": "internal",
-                    "dedup_key": f"{kind}:t{it['ticket_id']}:e{event_id}:watch:{w.email.lower()}",
+                    "dedup_key": f"{kind}:t{ticket_id}:e{event_id}:watch:{rcpt.lower()}",
                 }
             )
     return copies
 
 
-def enqueue_with_watchers(conn: Connection, items: list[dict[str, Any]]) -> int:
-    """Queue ``items`` and their watchers' copies (:func:`watcher_copies`) in one statement."""
-    return enqueue_many(conn, items + watcher_copies(conn, items))
+def enqueue_with_watchers(
+    conn: Connection, cfg: XopConfig, emails: Iterable[dict[str, Any]], *, watchers: Watchers | None = None
+) -> int:
+    """Queue the addressed ``emails`` and the watchers' copies of all of them (composed ones
+    included: :func:`watcher_copies`) in one statement; returns how many rows were new."""
+    emails = list(emails)
+    sent = [it for it in emails if it.get("recipient")]
+    return enqueue_many(conn, sent + watcher_copies(conn, cfg, emails, watchers=watchers))
 
 
 def _bridge_call(cfg: XopConfig) -> dict[str, Any]:
@@ -335,7 +384,11 @@ def emergency_emails(
     )
 
 
-def notify(conn: Connection, cfg: XopConfig, **kw: Any) -> int:
-    """Queue the emails of one event (and the watchers' copies) in the caller's transaction;
-    returns how many were new."""
-    return enqueue_with_watchers(conn, emails_for(cfg, **kw))
+def notify(
+    conn: Connection, cfg: XopConfig, *, ticket: dict[str, Any], recipients: Iterable[str] = (), **kw: Any
+) -> int:
+    """Queue the emails of one event and the watchers' copies (also when the email reaches
+    nobody else: a monitoring ticket of a customer without contacts) in the caller's
+    transaction; returns how many were new."""
+    mail = compose(cfg, ticket=ticket, **kw)
+    return enqueue_with_watchers(conn, cfg, [mail, *address(cfg, mail, ticket, recipients)])

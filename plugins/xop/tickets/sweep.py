@@ -3,7 +3,9 @@
 One sweep claims the due tickets through the ``next_due_at`` index (``include/sql/``), reads
 their due clocks in one query, decides in numpy which warning thresholds and due dates have
 passed, and writes the outcome with a handful of set-based statements per batch: clock
-updates, events, escalations (:func:`xop.tickets.escalation.escalate_tickets`) and outbox rows.
+updates, events, escalations (:func:`xop.tickets.escalation.escalate_tickets`) and outbox rows,
+the copies for the staff watching the tickets included (their watchers read in one query per
+batch: :class:`xop.tickets.watching.Watchers`).
 
 Idempotent: a threshold is warned once (``warned_fraction``), a breach is handled once
 (``breached_at``), and outbox rows are unique per (kind, ticket, event, recipient). On
@@ -26,14 +28,14 @@ from xop.core.config import XopConfig
 from xop.core.paths import REPO_ROOT
 from xop.core.vocabulary import CLOCK_LABELS
 from xop.db.bulk import in_ids
-from xop.notify.outbox import enqueue_many
 from xop.sla.policy import breach_action
 from xop.sla.standing import reached, schedule
 from xop.tickets import clocks
 from xop.tickets.escalation import emergency_events, escalate_tickets, event_row, insert_events
 from xop.tickets.model import EMERGENCY, Actor, decide, level_of
-from xop.tickets.notices import contact_context, emails_for, internal_recipients
+from xop.tickets.notices import address, compose, contact_context, enqueue_with_watchers, internal_recipients
 from xop.tickets.tables import tickets
+from xop.tickets.watching import Watchers
 
 SQL_DIR = REPO_ROOT / "include" / "sql"
 ACTOR = Actor.system("xop-sla-sweep")
@@ -180,6 +182,8 @@ def _process(
             r["fraction"] = float(f)
             warn_rows.append(r)
     breach_rows = [r for r, b in zip(rows, breached, strict=True) if b]
+    # Every email below is about one of these tickets: their watchers, read once for the batch.
+    watchers = Watchers.load(conn, {r["ticket_id"] for r in warn_rows + breach_rows})
 
     # Clock state first. Claimed tickets are locked (PostgreSQL FOR UPDATE) or the whole
     # database is (SQLite): no other sweep or ticket operation touches these clocks meanwhile.
@@ -232,6 +236,7 @@ def _process(
             ],
             clock_contexts=[_clock_ctx(r, 1.0) for r in esc],
             book=book,
+            watchers=watchers,
         )
         for r, t in zip(esc, tickets_, strict=True):
             t["level"] = min(r["to_level"], 4)
@@ -253,13 +258,15 @@ def _process(
         for r in breach_rows
         if r["action"] == "notify" and by_id[r["ticket_id"]]["urgency"] == "critical"
     ]
-    called = emergency_events(conn, cfg, critical, actor=ACTOR, now=now, reached=False)
+    called = emergency_events(conn, cfg, critical, actor=ACTOR, now=now, reached=False, watchers=watchers)
     emergency_ids = {ev["ticket_id"] for ev in called}
     stats.emergencies += len(called)
 
     # Emails, after the escalations so breach notices show the new level: warnings and notify
     # breaches to the owning level (an emergency's email went with its event); automatic
-    # escalations in one digest. Queued in one statement.
+    # escalations in one digest. Queued in one statement with the watchers' copies. The digest
+    # lists the batch's tickets: it is not a ticket's email and no watcher gets it (the watcher
+    # of an escalated ticket got its escalation email, with the breach as the reason).
     emails = []
     digest = []
     for r, ev in zip(warn_rows + breach_rows, events, strict=True):
@@ -279,10 +286,11 @@ def _process(
         last = max(cfg.sla_for(t["customer"]).warn_at, default=1.0)
         alone = kind == "sla_warning" and clock_ctx["fraction"] < last
         to = internal_recipients(cfg, t, level=level_of(t), owner_only=alone)
-        emails += emails_for(cfg, kind=kind, ticket=t, event=ev, now=now, recipients=to, extra=extra)
+        mail = compose(cfg, kind=kind, ticket=t, event=ev, now=now, extra=extra)
+        emails += [mail, *address(cfg, mail, t, to)]
     if digest:
         emails += _escalation_digest(cfg, digest, now)
-    stats.emails += enqueue_many(conn, emails)
+    stats.emails += enqueue_with_watchers(conn, cfg, emails, watchers=watchers)
     book.flush(conn)  # the warnings and breaches of tickets that did not escalate
     escalated = {r["ticket_id"] for r in esc}  # their keys went with the escalation's UPDATE
     book.write_keys(conn, [tid for tid in by_id if tid not in escalated])
