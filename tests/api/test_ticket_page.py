@@ -166,3 +166,16 @@ def test_watch_copies_the_tickets_updates_to_staff_only(both, tokens, clock):
     assert both.get(f"{BASE}/tickets/{number}").json()["may_watch"] is False
     r = both.post(f"{BASE}/tickets/{number}/watch", json={})
     assert r.status_code == 409 and "staff.emails" in r.text
+
+
+def test_a_note_through_the_api_reaches_the_watchers_only(both, tokens, clock):
+    number = open_ticket(both)["number"]
+    act(both, number, "watch")  # alice
+    both.headers["Authorization"] = f"Bearer {tokens['omar']}"
+    act(both, number, "watch")
+    clock.now += timedelta(minutes=1)
+    act(both, number, "note", {"body": "Vendor case 4711: <do not> reboot"})
+    notes = _outbox(both.engine, kind="ticket_note")
+    assert [(n["recipient"], n["audience"]) for n in notes] == [("alice@xopnetworks.com", "internal")]
+    assert "Vendor case 4711: <do not> reboot" in _plain(notes[0])
+    assert not [r for r in _outbox(both.engine) if r["audience"] == "customer" and "4711" in _plain(r)]

@@ -23,6 +23,7 @@ from xop.emergency import store
 from xop.emergency.run import ring_emergencies
 from xop.emergency.tables import emergency_calls
 from xop.tasks.emergency import dial_bridge, trunk_credentials
+from xop.tickets import TicketService
 from xop.trunks import g711
 
 RECIPIENTS = {"mgmt@xopnetworks.com", "support@xopnetworks.com"}
@@ -239,6 +240,7 @@ def test_an_old_emergency_or_a_closed_ticket_is_not_rung(db_engine, xop_config):
 def test_a_call_abandoned_mid_attempt_is_not_rung_again(db_engine, xop_config):
     cfg = with_emergency_call(xop_config, trunk={"id": "nowhere", "host": "127.0.0.1", "port": 9})
     emergency = open_emergency(db_engine, cfg, at=IN_HOURS)
+    TicketService(db_engine, cfg).watch(emergency["number"], actor="omar", now=IN_HOURS)
     with db_engine.begin() as conn:  # a worker claimed it and died while the phone rang
         fresh = store.new_emergencies(conn)
         call_id = store.claim_new(
@@ -254,6 +256,10 @@ def test_a_call_abandoned_mid_attempt_is_not_rung_again(db_engine, xop_config):
     text = body(followups(db_engine)[0])
     assert "unknown" in text and "not rung again" in text
     assert events_of(db_engine, emergency["ticket_id"], store.OUTCOME_KIND)
+    # The ticket's watcher gets the outcome too (i16), once, as an internal copy.
+    copies = [r for r in followups(db_engine) if r["recipient"] == "omar@xopnetworks.com"]
+    assert [(r["audience"], ":watch:" in r["dedup_key"]) for r in copies] == [("internal", True)]
+    assert "omar, who watches " + emergency["number"] in body(copies[0])
 
 
 def test_disabled_does_nothing(db_engine, xop_config):
