@@ -112,3 +112,26 @@ def test_board_order_and_breached_filter_agree_with_the_clock_standings(svc, db_
     assert order.index(names["waiting"]) > max(order.index(t["number"]) for t in counting)
     assert order.index(names["closed"]) > order.index(names["waiting"])
     assert order.index(names["answered"]) > order.index(names["waiting"])
+
+
+def test_each_action_returns_the_ticket_as_stored(svc, db_engine):  # noqa: F811
+    """The actions return the ticket they wrote without reading it again: it must be the row."""
+    t = open_ticket(svc, T0)
+    assert t == svc.get(t.number)
+    steps = [
+        lambda n, at: svc.respond(n, actor="lena", body="On it", now=at),
+        lambda n, at: svc.note(n, actor="lena", body="SBC?", now=at),
+        lambda n, at: svc.classify(n, urgency="critical", actor="lena", now=at),
+        lambda n, at: svc.escalate(n, actor="lena", now=at, reason="needs L3"),
+        lambda n, at: svc.pause(n, actor="lena", now=at),
+        lambda n, at: svc.resume(n, actor="lena", now=at),
+        lambda n, at: svc.recover(n, actor="lena", now=at, body="rerouted"),
+        lambda n, at: svc.escalate(n, actor="l4", now=at, to_level=5, reason="emergency"),
+        lambda n, at: svc.send_rca(n, actor="l4", now=at, cause="c", extent="e", actions="a", plan="p"),
+        lambda n, at: svc.resolve(n, actor="l4", now=at, body="fixed"),
+        lambda n, at: svc.close(n, actor="l4", now=at, report="closed"),
+        lambda n, at: svc.reopen(n, actor="l4", now=at, reason="again"),
+    ]
+    for i, step in enumerate(steps, start=1):
+        got = step(t.number, T0 + timedelta(minutes=7 * i))
+        assert got == svc.get(t.number), i

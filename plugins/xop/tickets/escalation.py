@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -129,6 +129,13 @@ def emergency_events(
     return events
 
 
+class Escalated(NamedTuple):
+    """What :func:`escalate_tickets` wrote."""
+
+    events: list[dict[str, Any]]
+    tickets: list[dict[str, Any]]
+
+
 def escalate_tickets(
     conn: Connection,
     cfg: XopConfig,
@@ -142,9 +149,10 @@ def escalate_tickets(
     clock_contexts: Sequence[dict[str, Any]] | None = None,
     book: clocks.ClockBook | None = None,
     watchers: Watchers | None = None,
-) -> list[dict[str, Any]]:
+) -> Escalated:
     """Escalate ``rows`` (ticket dicts, with their model ``level``) to ``to_levels``; returns the
-    ``escalated`` events written.
+    ``escalated`` events written and the tickets as written (stored level, urgency, times, next
+    due, Emergency), in the order of ``rows``.
 
     Callers have checked the transition (:func:`xop.tickets.model.decide`) and hold the rows
     locked (PostgreSQL ``FOR UPDATE``) or the database write lock (SQLite). The clocks are read
@@ -154,7 +162,7 @@ def escalate_tickets(
     caller's batch of them, else read here in one query).
     """
     if not rows:
-        return []
+        return Escalated([], [])
     if book is None:
         book = clocks.ClockBook.load(conn, {t["id"]: t["customer"] for t in rows})
     updated: list[dict[str, Any]] = []
@@ -204,21 +212,20 @@ def escalate_tickets(
             book.finish(cfg, ids, names, now, met=False)
     book.start(cfg, starts)
     book.flush(conn)
-    update_rows(
-        conn,
-        tickets,
-        [
-            {
-                "id": u["id"],
-                "level": u["level"],
-                "urgency": u["urgency"],
-                "escalated_at": now,
-                "updated_at": now,
-                **book.keys(u["id"]),
-            }
-            for u in updated
-        ],
-    )
+    written = [
+        {
+            "id": u["id"],
+            "level": u["level"],
+            "urgency": u["urgency"],
+            "escalated_at": now,
+            "updated_at": now,
+            **book.keys(u["id"]),
+        }
+        for u in updated
+    ]
+    update_rows(conn, tickets, written)
+    for u, w in zip(updated, written, strict=True):
+        u["next_due_at"] = w["next_due_at"]
     events = [
         event_row(u["id"], "escalated", actor, now, public=True, body=reason, payload=u["_payload"])
         for u in updated
@@ -256,4 +263,5 @@ def escalate_tickets(
     ]
     if emergencies:
         emergency_events(conn, cfg, emergencies, actor=actor, now=now, reached=True, watchers=watchers)
-    return events
+    # emergency_events set emergency_at on the escalated tickets' dicts it was given
+    return Escalated(events, [{k: v for k, v in u.items() if not k.startswith("_")} for u in updated])

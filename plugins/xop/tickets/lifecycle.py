@@ -140,8 +140,10 @@ class LifecycleActions:
             t = self._load(conn, number)
             self._require(t, "escalate", who, to_level=to_level)
             target = level_of(t) + 1 if to_level is None else to_level
-            escalate_tickets(conn, self.cfg, [t.as_dict()], [target], actor=who, now=now, reason=reason)
-        return self.get(t.number)
+            done = escalate_tickets(
+                conn, self.cfg, [t.as_dict()], [target], actor=who, now=now, reason=reason
+            )
+        return Ticket.from_dict(done.tickets[0])
 
     def pause(self, number: str, *, actor: Actor | str, now: datetime, reason: str = "") -> Ticket:
         """Waiting on the customer: every running clock stops counting until resumed."""

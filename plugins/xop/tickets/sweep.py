@@ -237,7 +237,7 @@ def _process(
             clock_contexts=[_clock_ctx(r, 1.0) for r in esc],
             book=book,
             watchers=watchers,
-        )
+        ).events
         for r, t in zip(esc, tickets_, strict=True):
             t["level"] = min(r["to_level"], 4)
             if r["to_level"] == EMERGENCY:
