@@ -74,3 +74,48 @@ def test_migrations_match_the_declared_tables(db_engine: Engine) -> None:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diffs = [d for d in compare_metadata(context, metadata) if _significant(d)]
     assert diffs == []
+
+
+def test_the_order_keys_migration_goes_down_and_up_keeping_the_search(db_engine: Engine, xop_config) -> None:
+    """i2x_ticket_urgent_order (0015) on a database with tickets: down drops the keys and gives
+    back the row trigger of new events' words; up fills the keys from the clocks again."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from xop.api.queries import TicketFilter, list_tickets
+    from xop.tickets import TicketService
+
+    now = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+    svc = TicketService(db_engine, xop_config)
+    first = svc.open(
+        customer="acme", subject="Bridge drops", reporter_name="R", reporter_email="r@acme.example", now=now
+    )
+    svc.pause(first.number, actor="lena", now=now)
+    second = svc.open(
+        customer="acme", subject="Gateway down", reporter_name="R", reporter_email="r@acme.example", now=now
+    )
+
+    def board() -> list[tuple[str, bool]]:
+        with db_engine.connect() as c:
+            page = list_tickets(c, xop_config, TicketFilter(), now=now).items
+        return [(t["number"], t["breached"]) for t in page]
+
+    order = board()
+    assert [n for n, _ in order] == [second.number, first.number]  # the waiting one after
+    with db_engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "i16_ticket_search_doc")
+    with db_engine.connect() as c:
+        assert not {"urgent_rank", "urgent_at"} & {col["name"] for col in inspect(c).get_columns("tickets")}
+    with db_engine.begin() as c:  # an event written under the old schema is still searchable
+        from xop.tickets.model import Actor
+        from xop.tickets.records import add_event
+
+        add_event(c, first.id, "note", actor=Actor.staff("lena", 2), now=now, public=False, body="zebra")
+    with db_engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "head")
+    assert board() == order  # the keys were filled from the clocks
+    with db_engine.connect() as c:
+        found = list_tickets(c, xop_config, TicketFilter(q="zebra"), now=now).items
+    assert [t["number"] for t in found] == [first.number]
