@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 from tests.api.test_api import BASE, act, open_ticket
 from xop.api import export
@@ -90,3 +91,20 @@ def test_export_is_the_filtered_board_and_formula_safe(client):
     assert {r[0] for r in rows[1:]} == {plain, rows[2][0]} and len(rows) == 3
     assert next(r for r in rows if r[0] == plain)[3] == "'@SUM(A1) -1 +1 Bridge"
     assert client.get(f"{BASE}/tickets.csv", params={"q": "***"}).status_code == 422
+
+
+def test_the_export_pages_through_every_rank_once(client, clock, monkeypatch):
+    """Pages of the export follow the board's index (after the last key, no offset): tickets in
+    every rank (due, waiting on the customer, no running clock) and with equal due times come
+    out once each, in the board's order."""
+    t0 = clock.now
+    numbers = []
+    for i in range(7):
+        numbers.append(open_ticket(client, subject=f"Same due time {i}")["number"])  # equal keys
+    clock.now = t0 + timedelta(minutes=5)
+    for i, n in enumerate(numbers[:3]):
+        act(client, n, "pause" if i < 2 else "respond", {"reason": "logs"} if i < 2 else {"body": "done"})
+    monkeypatch.setattr(export, "PAGE", 2)
+    rows = list(csv.reader(io.StringIO(client.get(f"{BASE}/tickets.csv").text)))
+    board = [t["number"] for t in client.get(f"{BASE}/tickets", params={"limit": 100}).json()["items"]]
+    assert [r[0] for r in rows[1:]] == board and sorted(board) == sorted(numbers)

@@ -82,16 +82,18 @@ def csv_lines(svc, f: queries.TicketFilter, now: datetime) -> Iterator[str]:
 
     writer.writerow(COLUMNS)
     yield flush()
-    offset = 0
-    while True:
+    after = None
+    while True:  # each page from where the last one ended in the board's index (no offset)
         with svc.engine.connect() as conn:
-            items = queries.list_tickets(conn, svc.cfg, f, now=now, limit=PAGE, offset=offset).items
+            items = queries.list_tickets(
+                conn, svc.cfg, f, now=now, limit=PAGE, after=after, counted=False
+            ).items
         for t in items:
             writer.writerow(row(t))
         yield flush()
-        offset += PAGE
         if len(items) < PAGE:  # the last page (a search's count is capped, so not read from it)
             return
+        after = queries.urgent_key(items[-1])
 
 
 @router.get(

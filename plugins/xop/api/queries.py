@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, select
+from sqlalchemy import Connection, and_, exists, func, or_, select
 
 from xop.core.config import XopConfig
 from xop.sla.standing import clock_standings
@@ -99,6 +99,21 @@ def urgent_order() -> list[Any]:
     return [tickets.c.urgent_rank, tickets.c.urgent_at, tickets.c.id]
 
 
+def urgent_key(t: dict[str, Any]) -> tuple[int, datetime | None, int]:
+    """A listed ticket's place in the :data:`URGENT` order (``list_tickets(after=...)``)."""
+    return (t["urgent_rank"], t["urgent_at"], t["id"])
+
+
+def _after_urgent(key: tuple[int, datetime | None, int]):
+    """Tickets after ``key`` in (urgent_rank, urgent_at, id) order; ``urgent_at`` is set exactly
+    when the rank is :data:`~xop.tickets.clocks.RANK_DUE`, so within the other ranks the id alone
+    orders (SQL's row comparison would be NULL there)."""
+    rank, at, tid = key
+    r, a, i = tickets.c.urgent_rank, tickets.c.urgent_at, tickets.c.id
+    within = or_(a > at, and_(a == at, i > tid)) if at is not None else i > tid
+    return or_(r > rank, and_(r == rank, within))
+
+
 @dataclass(frozen=True)
 class Listing:
     """A page of tickets and how many match: exactly, or (a search matching more than
@@ -118,6 +133,8 @@ def list_tickets(
     sort: str = URGENT,
     limit: int = 50,
     offset: int = 0,
+    after: tuple[int, datetime | None, int] | None = None,
+    counted: bool = True,
 ) -> Listing:
     """One page of tickets (dicts with ``breached`` and ``next_clock``) and the count: exact
     without free text; with free text counted up to ``search.COUNT_CAP``.
@@ -129,8 +146,17 @@ def list_tickets(
     broader match reads the page with the match as a filter, in the order of the sort's index
     (``ix_tickets_urgent``, ``ix_tickets_next_due_at``): more than one row in 1,000 matches, so a
     page of 50 is found within about 50,000 rows at 1,000,000 tickets.
+
+    ``after`` (the :data:`URGENT` order only): the page after the ticket with that order key
+    (:func:`urgent_key`), read from the index where it left off instead of counting ``offset``
+    rows again; with ``counted`` false the count of a list without free text is not taken
+    (``total`` is the page's length, not exact): the CSV export reads the board that way.
     """
     cond = _where(f, now, conn.dialect.name)
+    if after is not None:
+        if sort != URGENT:
+            raise ValueError("after= reads the urgent order only")
+        cond.append(_after_urgent(after))
     if sort == URGENT:
         order = urgent_order()
     else:
@@ -143,12 +169,17 @@ def list_tickets(
         total, exact = min(len(ids), search.COUNT_CAP), len(ids) <= search.COUNT_CAP
         # With the ids, cond again: a ticket changed between the two statements still obeys it.
         page = page.where(tickets.c.id.in_(ids), *cond) if exact else page.where(*cond)
-    else:
+    elif counted:
         total = conn.execute(select(func.count()).select_from(tickets).where(*cond)).scalar_one()
         exact = True
         page = page.where(*cond)
+    else:
+        total, exact = -1, False
+        page = page.where(*cond)
     rows = conn.execute(page).all() if total or not f.q else []
     items = [dict(r._mapping) for r in rows]
+    if not counted and not f.q:
+        total = len(items)
     clock_rows = _clock_rows(conn, [t["id"] for t in items], running_only=True)
     standings = clock_standings(cfg, clock_rows, now)
     by_ticket: dict[int, list[dict[str, Any]]] = defaultdict(list)
