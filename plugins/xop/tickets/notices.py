@@ -385,10 +385,18 @@ def emergency_emails(
 
 
 def notify(
-    conn: Connection, cfg: XopConfig, *, ticket: dict[str, Any], recipients: Iterable[str] = (), **kw: Any
+    conn: Connection,
+    cfg: XopConfig,
+    *,
+    ticket: dict[str, Any],
+    recipients: Iterable[str] = (),
+    watchers: Watchers | None = None,
+    **kw: Any,
 ) -> int:
     """Queue the emails of one event and the watchers' copies (also when the email reaches
     nobody else: a monitoring ticket of a customer without contacts) in the caller's
-    transaction; returns how many were new."""
+    transaction; returns how many were new. ``watchers``: already known (else read here)."""
     mail = compose(cfg, ticket=ticket, **kw)
-    return enqueue_with_watchers(conn, cfg, [mail, *address(cfg, mail, ticket, recipients)])
+    return enqueue_with_watchers(
+        conn, cfg, [mail, *address(cfg, mail, ticket, recipients)], watchers=watchers
+    )

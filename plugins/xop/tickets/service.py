@@ -35,7 +35,7 @@ from xop.tickets.ownership import OwnershipActions  # i16: take / assign / unass
 from xop.tickets.preview import DryRun  # i16: what an action would do (the page's confirmation)
 from xop.tickets.records import Ticket, format_number
 from xop.tickets.tables import ticket_clocks, ticket_events, tickets
-from xop.tickets.watching import WatchActions  # i16: staff follow a ticket by email
+from xop.tickets.watching import WatchActions, Watchers  # i16: staff follow a ticket by email
 
 __all__ = ["Ticket", "TicketService", "format_number", "service_on"]
 
@@ -242,7 +242,15 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
                 book.flush(conn)
                 book.write_keys(conn, [t.id])
                 t = replace(t, next_due_at=book.keys(t.id)["next_due_at"])
-            self._notify(conn, "ticket_opened", t.as_dict(), ev, now, extra=self._ack(t, book))
+            self._notify(
+                conn,
+                "ticket_opened",
+                t.as_dict(),
+                ev,
+                now,
+                extra=self._ack(t, book),
+                watchers=Watchers.of_new(conn, [t.id]),
+            )
         return t
 
     def _ack(self, t: Ticket, book: clocks.ClockBook) -> dict[str, Any]:

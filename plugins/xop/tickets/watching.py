@@ -68,6 +68,13 @@ class Watchers:
         book.need(ticket_ids)
         return book
 
+    @classmethod
+    def of_new(cls, conn: Connection, ticket_ids: Iterable[int]) -> Watchers:
+        """Tickets created in this transaction: nobody watches them yet (no query)."""
+        book = cls(conn)
+        book._of.update((int(i), []) for i in ticket_ids)
+        return book
+
     def need(self, ticket_ids: Iterable[int]) -> None:
         """Read the watchers of those of ``ticket_ids`` not read yet (one query, or none)."""
         missing = sorted({int(i) for i in ticket_ids} - self._of.keys())
