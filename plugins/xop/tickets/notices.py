@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import humanize
@@ -106,19 +106,22 @@ def sla_targets(cfg: XopConfig, customer: str | None, urgency: str) -> list[dict
     return rows
 
 
-#: For the configuration last asked about (by identity; the config is frozen): the contact
-#: contexts by level, the XOP addresses, each customer's name and management contacts, and the
-#: customers' configured addresses (never a watcher's copy). A sweep builds thousands of emails;
-#: ``model_dump`` and a scan of the customers per email were its largest costs. One entry: a
-#: reloaded configuration replaces the old one.
-_PER_CONFIG: dict[
-    int, tuple[XopConfig, dict[int, dict[str, Any]], frozenset[str], dict[str, Any], frozenset[str]]
-] = {}
+class _Facts(NamedTuple):
+    """What the emails of a configuration need, derived once (see :func:`_per_config`)."""
+
+    contacts: dict[int, dict[str, Any]]  # contact context by model level
+    xop: frozenset[str]  # XOP's own addresses
+    customers: dict[str, tuple[str, list[tuple[str, str]]]]  # id -> name, management (address, name)
+    reached: frozenset[str]  # addresses a customer is reached at (never a watcher's copy)
 
 
-def _per_config(
-    cfg: XopConfig,
-) -> tuple[dict[int, dict[str, Any]], frozenset[str], dict[str, Any], frozenset[str]]:
+#: For the configuration last asked about (by identity; the config is frozen). A sweep builds
+#: thousands of emails; ``model_dump`` and a scan of the customers per email were its largest
+#: costs. One entry: a reloaded configuration replaces the old one.
+_PER_CONFIG: dict[int, tuple[XopConfig, _Facts]] = {}
+
+
+def _per_config(cfg: XopConfig) -> _Facts:
     hit = _PER_CONFIG.get(id(cfg))
     if hit is None or hit[0] is not cfg:
         m = cfg.escalation
@@ -129,24 +132,27 @@ def _per_config(
         contacts[EMERGENCY] = m.emergency.model_dump() | {"note": EMERGENCY_NOTE, "level_label": "Emergency"}
         xop = {str(a).lower() for a in cfg.support.internal_recipients}
         xop |= {str(c.email).lower() for c in (m.level2, m.level3, m.level4, m.emergency)}
-        customers: dict[str, Any] = {}
+        customers: dict[str, tuple[str, list[tuple[str, str]]]] = {}
         for c in cfg.customers:  # the first of a repeated id wins, as a scan would find it
             customers.setdefault(c.id, (c.name, [(str(x.email), x.name) for x in c.management_contacts]))
         reached = {str(mc.email).lower() for c in cfg.customers for mc in c.management_contacts}
         reached |= {str(ct.email).lower() for ic in cfg.intake.customers for ct in ic.contacts}
         _PER_CONFIG.clear()
-        hit = _PER_CONFIG[id(cfg)] = (cfg, contacts, frozenset(xop), customers, frozenset(reached - xop))
-    return hit[1], hit[2], hit[3], hit[4]
+        hit = _PER_CONFIG[id(cfg)] = (
+            cfg,
+            _Facts(contacts, frozenset(xop), customers, frozenset(reached - xop)),
+        )
+    return hit[1]
 
 
 def contact_context(cfg: XopConfig, level: int) -> dict[str, Any]:
     """The contact (name, email, phone, hours) of a model level; Emergency's says what its number does."""
-    contacts = _per_config(cfg)[0]
+    contacts = _per_config(cfg).contacts
     return dict(contacts[EMERGENCY if level >= EMERGENCY else max(level, 2)])
 
 
 def customer_name(cfg: XopConfig, customer_id: str) -> str:
-    found = _per_config(cfg)[2].get(customer_id)
+    found = _per_config(cfg).customers.get(customer_id)
     return found[0] if found else customer_id
 
 
@@ -174,13 +180,13 @@ def ticket_context(cfg: XopConfig, ticket: dict[str, Any]) -> dict[str, Any]:
 
 def _management(cfg: XopConfig, customer: str) -> list[tuple[str, str]]:
     """(address, name) of the customer's management contacts."""
-    found = _per_config(cfg)[2].get(customer)
+    found = _per_config(cfg).customers.get(customer)
     return found[1] if found else []
 
 
 def _internal(cfg: XopConfig, address: str) -> bool:
     """An XOP address (internal recipients and escalation contacts): never a customer copy."""
-    return address.lower() in _per_config(cfg)[1]
+    return address.lower() in _per_config(cfg).xop
 
 
 def customer_recipients(cfg: XopConfig, kind: str, ticket: dict[str, Any]) -> list[tuple[str, str]]:
@@ -261,22 +267,6 @@ def address(
     return items
 
 
-def emails_for(
-    cfg: XopConfig,
-    *,
-    kind: str,
-    ticket: dict[str, Any],
-    event: dict[str, Any],
-    now: datetime,
-    recipients: Iterable[str] = (),
-    audience: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """The outbox items of one event: :func:`compose`, then :func:`address`."""
-    mail = compose(cfg, kind=kind, ticket=ticket, event=event, now=now, audience=audience, extra=extra)
-    return address(cfg, mail, ticket, recipients)
-
-
 def internal_recipients(
     cfg: XopConfig, ticket: dict[str, Any], *, level: int, owner_only: bool = False
 ) -> list[str]:
@@ -319,7 +309,7 @@ def watcher_copies(
     if watchers is None:
         watchers = Watchers(conn)
     watchers.need(tid for _, tid, _ in originals)
-    _, xop, _, customers = _per_config(cfg)
+    facts = _per_config(cfg)
     copies = []
     for (kind, ticket_id, event_id), (mail, sent) in originals.items():
         for w in watchers.of(ticket_id):
@@ -330,7 +320,7 @@ def watcher_copies(
             if (ctx.get("event") or {}).get("actor") == w.watcher:
                 continue  # their own action
             reporter = str((ctx.get("ticket") or {}).get("reporter_email") or "").lower()
-            if rcpt.lower() in customers or (rcpt.lower() == reporter and reporter not in xop):
+            if rcpt.lower() in facts.reached or (rcpt.lower() == reporter and reporter not in facts.xop):
                 continue  # an address the customer is reached at: never internal text
             ctx["watching"] = w.watcher
             ctx["ticket"] = dict(ctx["ticket"]) | {"owner": w.owner}
@@ -368,20 +358,12 @@ def emergency_emails(
 ) -> list[dict[str, Any]]:
     """The internal emergency email of an ``emergency`` event: to the owning level and management."""
     emergency = cfg.escalation.emergency
-    owner = contact_context(cfg, min(int(ticket["level"]), 4))
-    return emails_for(
-        cfg,
-        kind="emergency",
-        ticket=ticket,
-        event=event,
-        now=now,
-        recipients=[
-            *internal_recipients(cfg, ticket, level=min(int(ticket["level"]), 4)),
-            str(emergency.email),
-        ],
-        extra={"clock": clock, "contact": contact_context(cfg, EMERGENCY), "owner": owner}
-        | _bridge_call(cfg),
+    level = min(int(ticket["level"]), 4)
+    extra = {"clock": clock, "contact": contact_context(cfg, EMERGENCY), "owner": contact_context(cfg, level)}
+    mail = compose(
+        cfg, kind="emergency", ticket=ticket, event=event, now=now, extra=extra | _bridge_call(cfg)
     )
+    return address(cfg, mail, ticket, [*internal_recipients(cfg, ticket, level=level), str(emergency.email)])
 
 
 def notify(
