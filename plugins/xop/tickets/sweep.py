@@ -222,7 +222,7 @@ def _process(
     esc = list({r["ticket_id"]: r for r in breach_rows if r["to_level"]}.values())
     if esc:
         tickets_ = [by_id[r["ticket_id"]] for r in esc]
-        events_ = escalate_tickets(
+        done = escalate_tickets(
             conn,
             cfg,
             tickets_,
@@ -237,13 +237,11 @@ def _process(
             clock_contexts=[_clock_ctx(r, 1.0) for r in esc],
             book=book,
             watchers=watchers,
-        ).events
-        for r, t in zip(esc, tickets_, strict=True):
-            t["level"] = min(r["to_level"], 4)
-            if r["to_level"] == EMERGENCY:
-                t["emergency_at"] = now
-                stats.emergencies += 1
-        stats.escalations += len(events_)
+        )
+        for t, written in zip(tickets_, done.tickets, strict=True):  # breach notices show them
+            t.update(level=written["level"], emergency_at=written.get("emergency_at"))
+        stats.emergencies += sum(r["to_level"] == EMERGENCY for r in esc)
+        stats.escalations += len(done.events)
         stats.escalated.extend(t["number"] for t in tickets_)
 
     # Emergencies of notify breaches: only on a ticket classified critical (anything else tells
