@@ -169,16 +169,15 @@ def list_tickets(
         total, exact = min(len(ids), search.COUNT_CAP), len(ids) <= search.COUNT_CAP
         # With the ids, cond again: a ticket changed between the two statements still obeys it.
         page = page.where(tickets.c.id.in_(ids), *cond) if exact else page.where(*cond)
-    elif counted:
-        total = conn.execute(select(func.count()).select_from(tickets).where(*cond)).scalar_one()
-        exact = True
-        page = page.where(*cond)
     else:
-        total, exact = -1, False
         page = page.where(*cond)
+        total = None  # the page's length when not counted
+        if counted:
+            total = conn.execute(select(func.count()).select_from(tickets).where(*cond)).scalar_one()
+        exact = counted
     rows = conn.execute(page).all() if total or not f.q else []
     items = [dict(r._mapping) for r in rows]
-    if not counted and not f.q:
+    if total is None:
         total = len(items)
     clock_rows = _clock_rows(conn, [t["id"] for t in items], running_only=True)
     standings = clock_standings(cfg, clock_rows, now)
