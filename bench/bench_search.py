@@ -174,64 +174,55 @@ def _order():
     return (tickets.c.next_due_at.asc().nulls_last(), tickets.c.id)
 
 
-def _floor(f: queries.TicketFilter, raw) -> list[str]:
+def _floor(f: queries.TicketFilter, raw, *, cond: list | None = None, order: list | None = None) -> list[str]:
     """The statements list_tickets runs for a page: the ids of up to COUNT_CAP + 1 matches, then
-    the page (sorted from those ids, or read in the board's order when there are more)."""
-    cond = queries._where(f, NOW, "postgresql")
+    the page (sorted from those ids, or read in the board's order when there are more).
+    ``cond`` / ``order``: other conditions and order than the interface's (the baselines)."""
+    cond = queries._where(f, NOW, "postgresql") if cond is None else cond
     ids_stmt = _compile(select(tickets.c.id).where(*cond).limit(search.COUNT_CAP + 1))
     with raw.cursor() as cur:
         cur.execute(ids_stmt)
         ids = [r[0] for r in cur.fetchall()]
-    page = select(tickets).order_by(*_order()).limit(50)
+    page = select(tickets).order_by(*(order or _order())).limit(50)
     page = page.where(tickets.c.id.in_(ids), *cond) if len(ids) <= search.COUNT_CAP else page.where(*cond)
     return [ids_stmt, _compile(page)] if ids else [ids_stmt]
+
+
+def _clock_overdue():
+    """Main's ``breached`` test before the stored keys: a running clock flagged or past due."""
+    from sqlalchemy import and_, exists, or_
+
+    from xop.tickets.tables import ticket_clocks as k
+
+    mine, running = k.c.ticket_id == tickets.c.id, and_(k.c.met_at.is_(None), k.c.stopped_at.is_(None))
+    late = or_(k.c.breached_at.is_not(None), k.c.due_at <= func.coalesce(k.c.paused_at, NOW))
+    return exists().where(mine, running, late)
 
 
 def _computed_urgent_order() -> list:
     """The ``urgent`` order as main computed it before the stored keys (``ix_tickets_urgent``):
     from the clocks, three correlated subqueries per ticket (breached, soonest due, waiting)."""
-    from sqlalchemy import and_, case, exists, or_
+    from sqlalchemy import and_, case, exists
 
     from xop.tickets.tables import ticket_clocks as k
 
     mine, running = k.c.ticket_id == tickets.c.id, and_(k.c.met_at.is_(None), k.c.stopped_at.is_(None))
-    overdue = and_(
-        running, or_(k.c.breached_at.is_not(None), k.c.due_at <= func.coalesce(k.c.paused_at, NOW))
-    )
-    breached = case((exists().where(mine, overdue), 0), else_=1)
+    breached = case((_clock_overdue(), 0), else_=1)
     soonest = select(func.min(k.c.due_at)).where(mine, running, k.c.paused_at.is_(None)).scalar_subquery()
     waiting = case((exists().where(mine, running), 0), else_=1)
     return [breached, soonest.asc().nulls_last(), waiting, tickets.c.id]
 
 
 def _previous_urgent(f: queries.TicketFilter, raw) -> list[str]:
-    """The statements of :func:`_floor` with the order computed from the clocks (and the
-    ``breached`` filter as the clocks' EXISTS it was), as main ran them before the stored keys."""
-    from sqlalchemy import and_, exists, or_
-
-    from xop.tickets.tables import ticket_clocks as k
-
-    rest = queries.TicketFilter(**{**f.__dict__, "breached": None})
-    cond = queries._where(rest, NOW, "postgresql")
+    """The statements of :func:`_floor` with the order computed from the clocks and the
+    ``breached`` filter as the clocks' EXISTS it was (main before the stored keys), after the
+    capped count :func:`_previous_ms` reads first."""
+    cond = queries._where(queries.TicketFilter(**{**f.__dict__, "breached": None}), NOW, "postgresql")
     if f.breached is not None:
-        mine, running = k.c.ticket_id == tickets.c.id, and_(k.c.met_at.is_(None), k.c.stopped_at.is_(None))
-        late = or_(k.c.breached_at.is_not(None), k.c.due_at <= func.coalesce(k.c.paused_at, NOW))
-        overdue = exists().where(mine, running, late)
-        cond.append(overdue if f.breached else ~overdue)
-    ids_stmt = _compile(select(tickets.c.id).where(*cond).limit(search.COUNT_CAP + 1))
-    with raw.cursor() as cur:
-        cur.execute(ids_stmt)
-        ids = [r[0] for r in cur.fetchall()]
-    page = select(tickets).order_by(*_computed_urgent_order()).limit(50)
-    page = page.where(tickets.c.id.in_(ids), *cond) if len(ids) <= search.COUNT_CAP else page.where(*cond)
-    return [
-        _compile(
-            select(func.count()).select_from(
-                select(tickets.c.id).where(*cond).limit(search.COUNT_CAP + 1).subquery()
-            )
-        ),
-        _compile(page),
-    ]
+        cond.append(_clock_overdue() if f.breached else ~_clock_overdue())
+    capped = select(tickets.c.id).where(*cond).limit(search.COUNT_CAP + 1).subquery()
+    count = _compile(select(func.count()).select_from(capped))
+    return [count, *_floor(f, raw, cond=cond, order=_computed_urgent_order())[1:]]
 
 
 def _previous(f: queries.TicketFilter) -> list[str]:

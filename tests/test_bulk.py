@@ -64,7 +64,8 @@ def test_many_rows_keep_their_order_values_and_triggers(db_engine, n):
         assert rows[-1].payload["due_at"] == (T0 + timedelta(hours=n - 1)).isoformat()
         if db_engine.dialect.name == "postgresql":  # the statement trigger added the new words
             doc = c.exec_driver_sql(f"SELECT search_doc::text FROM tickets WHERE id = {tid}").scalar_one()
-            assert "'word1'" in doc and f"'word{n - 1 if n % 2 == 0 else n - 2}'" in doc
+            last = max(i for i in range(n) if i % 2)  # the last event with a body
+            assert "'word1'" in doc and f"'word{last}'" in doc
         else:
             updates = c.exec_driver_sql(f"SELECT updates FROM ticket_search WHERE rowid = {tid}").scalar_one()
             assert "word1" in updates
