@@ -323,6 +323,8 @@ def test_action_errors_name_the_field_or_rule_and_change_nothing(client, api_eng
     cases = [
         ("POST", f"{x}/respond", {}, 422, ("body", "body")),
         ("POST", f"{x}/respond", {"body": "  "}, 422, ("body", "body")),
+        ("POST", f"{x}/respond", {"body": "nul\x00byte"}, 422, ("body", "body")),
+        ("POST", f"{x}/assign", {"to": "\x00"}, 422, ("body", "to")),
         ("POST", f"{x}/note", {"body": "x" * 20001}, 422, ("body", "body")),
         ("POST", f"{x}/classify", {"urgency": "urgent"}, 422, ("body", "urgency")),
         ("POST", f"{x}/escalate", {"to_level": 7}, 422, ("body", "to_level")),

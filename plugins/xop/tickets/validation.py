@@ -27,6 +27,8 @@ def text(field: str, value: Any, *, max_len: int, required: bool = True) -> str:
         value = ""
     if not isinstance(value, str):
         raise InvalidInput(field, f"must be text, got {type(value).__name__}")
+    if "\x00" in value:  # no database stores it (PostgreSQL refuses NUL in text)
+        raise InvalidInput(field, "must not contain NUL characters")
     value = value.strip()
     if required and not value:
         raise InvalidInput(field, "must not be empty")
