@@ -89,8 +89,18 @@ def test_future_backups_are_not_deleted() -> None:
     now = datetime(2026, 11, 25, tzinfo=UTC)
     old, future = fake(now - timedelta(days=30)), fake(now + timedelta(hours=2))
     kept = select_kept([old, future], RetentionSpec(daily=0, weekly=0, monthly=0), now=now)
-    assert kept[str(future.path)] == ["newest verified", "dated in the future"]
-    assert str(old.path) not in kept
+    assert kept[str(future.path)] == ["dated in the future"]
+    assert kept[str(old.path)] == ["newest verified"]  # the newest as of now is never deleted
+
+
+def test_a_rerun_for_an_earlier_now_keeps_the_backup_it_took() -> None:
+    """An audit rerun stamped 10:05 after the 11:10 backup of the same day: as of 10:05 its own
+    backup is the newest and the day's, and the later one is left alone."""
+    later = fake(datetime(2026, 12, 2, 11, 10, tzinfo=UTC))
+    rerun = fake(datetime(2026, 12, 2, 10, 5, tzinfo=UTC))
+    older = fake(datetime(2026, 12, 1, 10, 5, tzinfo=UTC))
+    kept = select_kept([older, rerun, later], RetentionSpec(daily=1, weekly=0, monthly=0), now=rerun.taken_at)
+    assert kept == {str(rerun.path): ["newest verified", "daily"], str(later.path): ["dated in the future"]}
 
 
 def test_apply_retention_deletes_files_and_marks_rows(tmp_path: Path) -> None:

@@ -26,10 +26,14 @@ def select_kept(
 ) -> dict[str, list[str]]:
     """Map each kept backup's path to the reasons it is kept; missing paths are to delete.
 
-    Backups dated after ``now`` (clock skew between hosts) are kept untouched.
+    Backups dated after ``now`` (clock skew between hosts, or a rerun for an earlier ``now``) are
+    kept untouched and do not count: the rules apply to the backups as of ``now``, so the backup
+    an audit rerun has just taken is that moment's newest, not pruned for a later one.
     """
     reasons: dict[str, list[str]] = {}
-    verified = sorted((m for m in manifests if m.verified), key=lambda m: m.taken_at, reverse=True)
+    verified = sorted(
+        (m for m in manifests if m.verified and m.taken_at <= now), key=lambda m: m.taken_at, reverse=True
+    )
     if verified:
         reasons.setdefault(str(verified[0].path), []).append("newest verified")
     for manifest in manifests:
