@@ -85,3 +85,44 @@ def test_a_naive_time_is_refused_and_nothing_is_written(db_engine, n):
         insert_rows(c, ticket_events, rows, returning="id")
     with db_engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(ticket_events)).scalar_one() == 0
+
+
+def _mail(i: int, at: datetime) -> dict:
+    return {
+        "dedup_key": f"k{i}",
+        "message_id": f"<m{i}@xop.example>",
+        "kind": "ticket_updated",
+        "audience": "internal",
+        "recipient": f"r{i}@xop.example",
+        "context": {"i": i, "at": at.isoformat()},
+        "status": "pending",
+        "attempts": 0,
+        "created_at": at,
+        "next_attempt_at": at,
+    }
+
+
+@pytest.mark.parametrize("n", [3, COPY_FROM_ROWS + 50])
+def test_skipping_conflicts_inserts_only_the_new_rows_in_their_order(db_engine, n):
+    """Twice in one transaction (the sweep queues its emails in several calls), the second
+    call's first half already queued: only the second half is inserted, in row order."""
+    from xop.notify.tables import notifications
+
+    with db_engine.begin() as c:
+        rows = [_mail(i, T0) for i in range(n)]
+        first = insert_rows(c, notifications, rows, returning="id", skip_conflicts=True)
+        again = [_mail(i, T0 + timedelta(hours=1)) for i in range(n // 2, n + n // 2)]
+        second = insert_rows(c, notifications, again, returning="id", skip_conflicts=True)
+    assert len(first) == n and len(second) == n + n // 2 - n
+    with db_engine.connect() as c:
+        rows = c.execute(sa.select(notifications).order_by(notifications.c.id)).all()
+    assert [r.dedup_key for r in rows] == [f"k{i}" for i in range(n + n // 2)]
+    assert sorted(first + second) == [r.id for r in rows]
+    assert all(r.created_at == T0 for r in rows[:n])  # the queued rows were left as they were
+    assert rows[-1].created_at == T0 + timedelta(hours=1) and rows[-1].context["i"] == n + n // 2 - 1
+    with pytest.raises((ValueError, sa.exc.StatementError), match="naive"), db_engine.begin() as c:
+        late = [_mail(i, T0) for i in range(1000, 1000 + n)]
+        late[-1]["created_at"] = datetime(2026, 3, 8, 2, 30)
+        insert_rows(c, notifications, late, returning="id", skip_conflicts=True)
+    with db_engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(notifications)).scalar_one() == n + n // 2

@@ -109,7 +109,9 @@ def insert_rows(
             return []
         stmt = stmt.returning(table.c[returning], sort_by_parameter_order=not skip_conflicts)
         return [r[0] for r in conn.execute(stmt, list(rows))]
-    if not skip_conflicts and len(rows) >= COPY_FROM_ROWS:
+    if len(rows) >= COPY_FROM_ROWS:
+        if skip_conflicts:
+            return _pg_copy_skipping_conflicts(conn, table, cols, rows, returning, json_default)
         return _pg_copy(conn, table, cols, rows, returning, json_default)
     params, source = _pg_recordset(table, cols, rows, conn, json_default)
     names = ", ".join(f"v.c{i}" for i in range(len(cols)))
@@ -125,8 +127,9 @@ def insert_rows(
 
 
 #: From this many rows an INSERT on PostgreSQL is a ``COPY FROM`` (one round trip of rows in the
-#: copy format, no JSON to expand on the server); fewer go through ``json_to_recordset``, whose
-#: single statement beats the extra round trips of a copy for a handful of rows.
+#: copy format, no JSON to expand on the server; with ``skip_conflicts`` into a temporary table,
+#: then one ``INSERT ... SELECT``); fewer go through ``json_to_recordset``, whose single statement
+#: beats the extra round trips of a copy for a handful of rows.
 COPY_FROM_ROWS = 200
 
 
@@ -145,6 +148,55 @@ def _pg_copy(
     if returning is not None:
         draw = text("SELECT nextval(pg_get_serial_sequence(:t, :c)) FROM generate_series(1, :n)")
         ids = sorted(conn.execute(draw, {"t": table.name, "c": returning, "n": len(rows)}).scalars())
+    lead = (returning, ids) if returning is not None else None
+    _copy_into(conn, table, table.name, cols, rows, json_default, lead=lead)
+    return ids
+
+
+def _pg_copy_skipping_conflicts(
+    conn: Connection,
+    table: Table,
+    cols: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    returning: str | None,
+    json_default: Callable[[Any], Any],
+) -> list[Any]:
+    """``insert_rows(skip_conflicts=True)`` of many rows: COPY into a temporary table of the
+    same columns (no index, no constraint, no WAL), then one ``INSERT ... SELECT ... ON CONFLICT
+    DO NOTHING``. COPY cannot skip a conflicting row itself, and the JSON path makes the server
+    parse every row (a sweep's 10,000 email contexts) twice: as the document, then as ``json``.
+    Rows are inserted in their order (``ord``), as on the JSON path. The temporary table is
+    dropped before returning and in any case at the end of the transaction, so a second call in
+    the same transaction starts afresh."""
+    stage = f"xop_stage_{table.name}"
+    names = ", ".join(cols)
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP"
+        f" AS SELECT 0 AS ord, {names} FROM {table.name} WITH NO DATA"
+    )
+    _copy_into(conn, table, stage, cols, rows, json_default, lead=("ord", range(len(rows))))
+    sql = f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ORDER BY ord"
+    sql += " ON CONFLICT DO NOTHING"
+    if returning is not None:
+        sql += f" RETURNING {returning}"
+    result = conn.exec_driver_sql(sql)
+    ids = list(result.scalars()) if returning is not None else []
+    conn.exec_driver_sql(f"DROP TABLE {stage}")
+    return ids
+
+
+def _copy_into(
+    conn: Connection,
+    table: Table,
+    target: str,
+    cols: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    json_default: Callable[[Any], Any],
+    *,
+    lead: tuple[str, Sequence[Any]] | None = None,
+) -> None:
+    """COPY ``rows`` (values typed as ``table``'s columns) into ``target``; ``lead``: a first
+    column and its value for each row (the pre-drawn ids, the staging order)."""
 
     def getter(c: str) -> Callable[[dict[str, Any]], Any]:
         col_type = table.c[c].type
@@ -155,20 +207,30 @@ def _pg_copy(
         return lambda r: r[c]
 
     getters = [getter(c) for c in cols]
-    names = ([returning] if returning is not None else []) + list(cols)
+    names = ([lead[0]] if lead else []) + list(cols)
     cursor = conn.connection.dbapi_connection.cursor()
-    with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-        if returning is None:
+    with cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
+        if lead is None:
             for r in rows:
                 copy.write_row([g(r) for g in getters])
         else:
-            for i, r in zip(ids, rows, strict=True):
+            for i, r in zip(lead[1], rows, strict=True):
                 copy.write_row([i, *(g(r) for g in getters)])
-    return ids
 
 
-def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, key: str = "id") -> None:
-    """``UPDATE table SET <other keys> WHERE key = row[key]`` for every row, in one statement."""
+def update_rows(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: str = "id",
+    pg_also: tuple[str, dict[str, Any]] | None = None,
+) -> None:
+    """``UPDATE table SET <other keys> WHERE key = row[key]`` for every row, in one statement.
+
+    ``pg_also``: on PostgreSQL, one more ``SET`` item for every row, as SQL and its parameters
+    (a column the table does not declare, such as the ticket's search words); SQLite ignores it.
+    """
     if not rows:
         return
     cols = [key] + [c for c in rows[0] if c != key]
@@ -182,6 +244,9 @@ def update_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], 
         return
     params, source = _pg_recordset(table, cols, rows, conn)
     sets = ", ".join(f"{c} = v.c{i}" for i, c in enumerate(cols) if i)
+    if pg_also is not None:
+        sets += f", {pg_also[0]}"
+        params |= pg_also[1]
     sql = f"UPDATE {table.name} SET {sets} FROM {source} WHERE {table.name}.{key} = v.c0"
     conn.execute(text(sql), params)
 
