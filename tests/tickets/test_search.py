@@ -172,3 +172,78 @@ def test_an_event_too_large_for_the_search_document_is_still_recorded(svc):
         assert huge in conn.execute(sa.select(ticket_events.c.body)).scalars().all()
     assert _find(svc, "packet") == [t] and _find(svc, "jitter") == [t] and _find(svc, "reviewed") == [t]
     assert _find(svc, "h0000000") == ([] if svc.engine.dialect.name == "postgresql" else [t])
+
+
+def test_an_escalation_writes_its_ticket_once_with_the_reasons_words(svc):
+    """PostgreSQL: the escalation's UPDATE adds the reason's words, so the new event's trigger
+    leaves the ticket alone (migration i21_search_words_once). Counted by the backend's pending
+    statistics (``pg_stat_xact_user_tables``), which may still hold earlier transactions' counts
+    but within a transaction grow by its own writes only. An event that brings a new word still
+    adds it."""
+    from xop.tickets.escalation import escalate_tickets
+    from xop.tickets.model import Actor
+    from xop.tickets.records import add_event, load
+
+    opened = [_open(svc, f"Trunk {i} silent").number for i in range(3)]
+    pg = svc.engine.dialect.name == "postgresql"
+
+    def updated(conn) -> int:
+        q = "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'tickets'"
+        return conn.exec_driver_sql(q).scalar_one()
+
+    with svc.engine.begin() as conn:
+        rows = [load(conn, n).as_dict() for n in opened]
+        before = updated(conn) if pg else 0
+        done = escalate_tickets(
+            conn, svc.cfg, rows, [3] * 3, actor=Actor.staff("lena", 2), now=T0, reason="Kestrel outage"
+        )
+        assert len(done.events) == 3
+        if pg:
+            assert updated(conn) - before == 3  # one write per ticket (was two: the trigger's as well)
+    assert _find(svc, "kestrel outage") == sorted(opened)
+    with svc.engine.begin() as conn:
+        tid = load(conn, opened[0]).id
+        before = updated(conn) if pg else 0
+        add_event(conn, tid, "note", actor=Actor.staff("lena", 3), now=T0, public=False, body="KESTREL trunk")
+        if pg:
+            assert updated(conn) - before == 0  # every word already there: "kestrel", "trunk"
+        add_event(conn, tid, "note", actor=Actor.staff("lena", 3), now=T0, public=False, body="osprey")
+        if pg:
+            assert updated(conn) - before == 1
+    assert _find(svc, "osprey kestrel") == [opened[0]]
+
+
+def test_a_reply_and_a_note_write_their_ticket_once(svc):
+    """PostgreSQL: respond and note write the ticket with the body's words before the event, so
+    the event's trigger adds nothing; each transaction's ticket writes are counted between its
+    begin and its commit (the backend's pending statistics grow by its own writes only)."""
+    t = _open(svc, "Bridge drops callers").number
+    pg = svc.engine.dialect.name == "postgresql"
+    writes: list[int] = []
+    start: dict[int, int] = {}
+    q = "SELECT coalesce(max(n_tup_upd), 0) FROM pg_stat_xact_user_tables WHERE relname = 'tickets'"
+
+    def count(dbapi_conn) -> int:
+        cur = dbapi_conn.cursor()
+        cur.execute(q)
+        return cur.fetchone()[0]
+
+    def on_begin(conn):
+        start[id(conn)] = count(conn.connection.dbapi_connection)
+
+    def on_commit(conn):
+        writes.append(count(conn.connection.dbapi_connection) - start.pop(id(conn)))
+
+    if pg:
+        sa.event.listen(svc.engine, "begin", on_begin)
+        sa.event.listen(svc.engine, "commit", on_commit)
+    try:
+        svc.respond(t, actor="lena", body="Rerouting to the spare osprey gateway", now=T0)
+        svc.note(t, actor="lena", body="Carrier kestrel ticket 4411", now=T0)
+    finally:
+        if pg:
+            sa.event.remove(svc.engine, "begin", on_begin)
+            sa.event.remove(svc.engine, "commit", on_commit)
+    assert _find(svc, "osprey kestrel 4411") == [t]
+    if pg:
+        assert writes == [1, 1]

@@ -34,6 +34,7 @@ from xop.tickets.notices import (
     emergency_emails,
     enqueue_with_watchers,
 )
+from xop.tickets.search import pg_add_words
 from xop.tickets.tables import ticket_events, tickets
 from xop.tickets.watching import Watchers
 
@@ -223,7 +224,8 @@ def escalate_tickets(
         }
         for u in updated
     ]
-    update_rows(conn, tickets, written)
+    # The reason's words go with this UPDATE: the events' trigger then has nothing to add.
+    update_rows(conn, tickets, written, pg_also=pg_add_words(reason) if reason else None)
     for u, w in zip(updated, written, strict=True):
         u["next_due_at"] = w["next_due_at"]
     events = [
@@ -243,7 +245,6 @@ def escalate_tickets(
             now=now,
             extra={
                 "previous_level": u["_from"],
-                "next_contact": ev["payload"]["contact"],
                 "next_due": due_text(cfg, due.get(u["id"])),
             },
         )

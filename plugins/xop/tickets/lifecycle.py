@@ -33,6 +33,10 @@ class LifecycleActions:
         with self._tx() as conn:
             t = self._load(conn, number)
             decision = self._require(t, "respond", who)
+            book = self._apply(conn, t, decision, now)
+            # The ticket first, with the reply's search words: the event then writes it no more.
+            state = {"state": decision.state} if decision.state else {}
+            d = self._set(conn, t, now, book=book, words=body, **state)
             ev = self._event(
                 conn,
                 t,
@@ -43,8 +47,6 @@ class LifecycleActions:
                 body=body,
                 payload={"level": level_of(t)},
             )
-            book = self._apply(conn, t, decision, now)
-            d = self._set(conn, t, now, book=book, **({"state": decision.state} if decision.state else {}))
             if who.kind == "customer":
                 # The customer is not emailed their own words; the staff watching are (i16).
                 reply = compose(
@@ -79,8 +81,8 @@ class LifecycleActions:
         with self._tx() as conn:
             t = self._load(conn, number)
             self._require(t, "note", who)
+            d = self._set(conn, t, now, words=body)  # the ticket first: see respond
             ev = self._event(conn, t, "note", actor=who, now=now, public=False, body=body)
-            d = self._set(conn, t, now)
             note = compose(self.cfg, kind="ticket_note", ticket=d, event=ev, now=now)
             enqueue_with_watchers(conn, self.cfg, [note])
         return Ticket.from_dict(d)
@@ -308,7 +310,7 @@ class LifecycleActions:
         def _load(self, conn: Any, number: str, *, lock: bool = True) -> Ticket: ...
         def _event(self, conn: Any, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]: ...
         def _set(
-            self, conn: Any, t: Ticket, now: datetime, *, book: Any = None, **values: Any
+            self, conn: Any, t: Ticket, now: datetime, *, book: Any = None, words: str = "", **values: Any
         ) -> dict[str, Any]: ...
         def _notify(
             self, conn: Any, kind: str, ticket: dict, event: dict, now: datetime, **kw: Any

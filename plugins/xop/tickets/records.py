@@ -13,6 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from xop.core.errors import InvalidInput, TicketNotFound
 from xop.tickets.model import Actor
+from xop.tickets.search import pg_update_adding_words
 from xop.tickets.tables import ticket_events, ticket_number_seq, tickets
 
 
@@ -104,12 +105,25 @@ def add_event(
 
 
 def set_fields(
-    conn: Connection, ticket: Ticket, now: datetime, *, keys: dict[str, Any] | None = None, **values: Any
+    conn: Connection,
+    ticket: Ticket,
+    now: datetime,
+    *,
+    keys: dict[str, Any] | None = None,
+    words: str = "",
+    **values: Any,
 ) -> dict[str, Any]:
     """Update the ticket's columns (and ``updated_at``, and the order keys its clocks imply:
-    :func:`xop.tickets.clocks.ticket_keys`); returns the ticket as a dict afterwards."""
+    :func:`xop.tickets.clocks.ticket_keys`); returns the ticket as a dict afterwards.
+
+    ``words``: the body of the event the caller inserts next; on PostgreSQL its search words go
+    with this UPDATE, so that the event's trigger does not write the ticket a second time."""
     keys = keys or {}
-    conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(updated_at=now, **values, **keys))
+    columns = {"updated_at": now, **values, **keys}
+    if words and conn.dialect.name == "postgresql":
+        conn.execute(pg_update_adding_words(ticket.id, columns, words))
+    else:
+        conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(**columns))
     shown = {"next_due_at": keys["next_due_at"]} if keys else {}
     return ticket.as_dict() | values | shown | {"updated_at": now}
 
