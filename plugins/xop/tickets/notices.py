@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -52,7 +53,14 @@ def local_time(cfg: XopConfig, value: datetime | None) -> str | None:
     """``Monday 09:30 CST (2026-12-07)``: an aware time in the support calendar's zone, zone named."""
     if value is None:
         return None
-    local = value.astimezone(ZoneInfo(cfg.calendar.timezone))
+    return _local_text(cfg.calendar.timezone, value)
+
+
+@lru_cache(maxsize=4096)
+def _local_text(zone: str, value: datetime) -> str:
+    # A sweep's emails share their instants (its "now", the due times of one policy): each is
+    # converted and formatted once.
+    local = value.astimezone(ZoneInfo(zone))
     return f"{local:%A %H:%M %Z} ({local:%Y-%m-%d})"
 
 
