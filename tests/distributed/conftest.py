@@ -184,12 +184,14 @@ def deploy(
     workers: tuple[str, ...] = ("worker-a", "worker-b"),
     sipp_hosts: int = 1,
     extra_env: Mapping[str, str] | None = None,
+    restart_crashed: bool = False,
 ) -> Iterator[Deployment]:
     """The stack and its peers, as the ``deployment`` fixture has them, for any xop config.
 
     ``config`` builds the configuration from the peers; ``sipp_hosts`` SIPp far ends answer on
     127.0.0.1, 127.0.0.2, ... (``peers.far_ends``). ``extra_env`` goes to every component last
-    (Airflow settings of a test). Everything is stopped and dropped on exit.
+    (Airflow settings of a test). ``restart_crashed``: see :class:`AirflowStack` (the benchmark's
+    long runs; a test fails on a crash). Everything is stopped and dropped on exit.
     """
     from tests.trunks.trunk_farends import SippPool
 
@@ -234,6 +236,7 @@ def deploy(
             api_port=free_port(),
             trigger_log_port=free_port(),
             workers=workers,
+            restart_crashed=restart_crashed,
             extra_env={
                 "XOP_CONFIG": str(config_path),
                 "AIRFLOW_CONN_XOP_DB": _postgres_conn(xop_db_url),
