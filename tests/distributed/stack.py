@@ -437,8 +437,18 @@ class AirflowApi:
         return found[0]["dag_run_id"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of the run, page by page: the API gives at most ``[api]
+        maximum_page_limit`` (100) per call, whatever ``limit`` asks (200 mapped audits)."""
         url = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
-        return self._ok(self.client.get(url, params={"limit": 1000}))["task_instances"]
+        found: dict[tuple[str, int], dict[str, Any]] = {}
+        offset = 0
+        while True:
+            page = self._ok(self.client.get(url, params={"limit": 100, "offset": offset}))
+            rows = page["task_instances"]
+            offset += len(rows)
+            found |= {(t["task_id"], t["map_index"]): t for t in rows}
+            if not rows or offset >= page["total_entries"]:
+                return list(found.values())
 
     def tries(self, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[dict[str, Any]]:
         """Every try of one task instance (the earlier ones from its history), oldest first."""
