@@ -34,7 +34,7 @@ from xop.tickets.notices import (
     emergency_emails,
     enqueue_with_watchers,
 )
-from xop.tickets.search import pg_add_words
+from xop.tickets.search_doc import pg_add_words
 from xop.tickets.tables import ticket_events, tickets
 from xop.tickets.watching import Watchers
 

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from xop.core.errors import InvalidInput, TicketNotFound
 from xop.tickets.model import Actor
-from xop.tickets.search import pg_update_adding_words
+from xop.tickets.search_doc import pg_update_adding_words
 from xop.tickets.tables import ticket_events, ticket_number_seq, tickets
 
 

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, Update, bindparam, column, func, literal_column, table, text, update
+from sqlalchemy import String, bindparam, func, literal_column, text
 
 from xop.core.errors import InvalidInput
 from xop.tickets.tables import tickets
@@ -42,27 +42,6 @@ _TOKEN = re.compile(r"([^\W_]+)(\*?)", re.UNICODE)
 
 #: The stored document (PostgreSQL). Not a declared column: see the module's docstring.
 PG_DOC = literal_column("tickets.search_doc")
-
-
-#: ``tickets`` with its search document, for an UPDATE that adds words (PostgreSQL): a lightweight
-#: table of the same name, not the declared one (see the module's docstring).
-_PG_TICKETS = table("tickets", *(column(c.name, c.type) for c in tickets.c), column("search_doc"))
-
-
-def pg_update_adding_words(ticket_id: int, values: dict[str, Any], body: str) -> Update:
-    """``UPDATE tickets SET <values>`` of one ticket that also adds the words of ``body``: see
-    :func:`pg_add_words`, of which this is the single-ticket form. PostgreSQL only."""
-    t = _PG_TICKETS
-    doc = t.c.search_doc.op("||")(func.xop_search_words(bindparam("search_words", body, type_=String())))
-    return update(t).where(t.c.id == ticket_id).values(**values, search_doc=doc)
-
-
-def pg_add_words(body: str) -> tuple[str, dict[str, Any]]:
-    """The ``SET`` item (SQL, parameters) that adds the words of ``body`` to a ticket's document,
-    for an UPDATE that writes the ticket anyway before the event of that body is inserted: the
-    events' trigger then finds the words there and leaves the row alone (migration
-    ``i21_search_words_once``), one write of the ticket instead of two. PostgreSQL only."""
-    return "search_doc = tickets.search_doc || xop_search_words(:search_words)", {"search_words": body}
 
 
 @dataclass(frozen=True)

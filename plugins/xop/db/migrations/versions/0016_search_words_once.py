@@ -6,7 +6,7 @@ words. An escalation writes its ticket and then its event (whose body is the rea
 ticket's row was written twice in one transaction, a second version with every index entry (the
 GIN index included) for each of a sweep's 10,000 escalations. The trigger now skips a ticket
 whose words are all present (``doc || words = doc``); the escalation's own UPDATE adds the
-reason's words (:func:`xop.tickets.search.pg_add_words`), so each escalated ticket is written
+reason's words (:func:`xop.tickets.search_doc.pg_add_words`), so each escalated ticket is written
 once. SQLite keeps its FTS5 trigger: its search table is a row of its own, not the ticket's.
 
 Revision ID: i21_search_words_once
