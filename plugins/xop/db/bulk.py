@@ -110,12 +110,25 @@ def insert_rows(
         stmt = stmt.returning(table.c[returning], sort_by_parameter_order=not skip_conflicts)
         return [r[0] for r in conn.execute(stmt, list(rows))]
     if len(rows) >= COPY_FROM_ROWS:
-        if skip_conflicts:
-            return _pg_copy_skipping_conflicts(conn, table, cols, rows, returning, json_default)
-        return _pg_copy(conn, table, cols, rows, returning, json_default)
+        return _pg_copy(conn, table, cols, rows, returning, json_default, skip_conflicts=skip_conflicts)
     params, source = _pg_recordset(table, cols, rows, conn, json_default)
     names = ", ".join(f"v.c{i}" for i in range(len(cols)))
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) SELECT {names} FROM {source} ORDER BY v.ord"
+    select = f"SELECT {names} FROM {source} ORDER BY v.ord"
+    return _insert_select(conn, table, cols, select, params, returning, skip_conflicts=skip_conflicts)
+
+
+def _insert_select(
+    conn: Connection,
+    table: Table,
+    cols: Sequence[str],
+    select: str,
+    params: dict[str, Any],
+    returning: str | None,
+    *,
+    skip_conflicts: bool,
+) -> list[Any]:
+    """``INSERT INTO table (cols) <select>`` (PostgreSQL), conflicts skipped if asked."""
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) {select}"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning is None:
@@ -140,48 +153,37 @@ def _pg_copy(
     rows: Sequence[dict[str, Any]],
     returning: str | None,
     json_default: Callable[[Any], Any],
+    *,
+    skip_conflicts: bool,
 ) -> list[Any]:
-    """``insert_rows`` by ``COPY FROM`` on the connection's own transaction. COPY returns nothing,
-    so the ids a ``returning`` caller needs are drawn from the column's sequence first (one
-    statement) and written with the rows, in row order."""
+    """``insert_rows`` by ``COPY FROM`` on the connection's own transaction.
+
+    Straight into the table: COPY returns nothing, so the ids a ``returning`` caller needs are
+    drawn from the column's sequence first (one statement) and written with the rows, in row
+    order. With ``skip_conflicts`` (COPY cannot skip a row): into a temporary table of the same
+    columns (no index, no constraint, no WAL), then one ``INSERT ... SELECT ... ORDER BY ord ON
+    CONFLICT DO NOTHING``, rather than the JSON path, which makes the server parse every row (a
+    sweep's 10,000 email contexts) twice: as the document, then as ``json``. The temporary table
+    is dropped before returning, and in any case at the end of the transaction, so a second call
+    in the same transaction starts afresh.
+    """
+    if skip_conflicts:
+        stage, names = f"xop_stage_{table.name}", ", ".join(cols)
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP"
+            f" AS SELECT 0 AS ord, {names} FROM {table.name} WITH NO DATA"
+        )
+        _copy_into(conn, table, stage, cols, rows, json_default, lead=("ord", range(len(rows))))
+        select = f"SELECT {names} FROM {stage} ORDER BY ord"
+        ids = _insert_select(conn, table, cols, select, {}, returning, skip_conflicts=True)
+        conn.exec_driver_sql(f"DROP TABLE {stage}")
+        return ids
     ids: list[Any] = []
     if returning is not None:
         draw = text("SELECT nextval(pg_get_serial_sequence(:t, :c)) FROM generate_series(1, :n)")
         ids = sorted(conn.execute(draw, {"t": table.name, "c": returning, "n": len(rows)}).scalars())
     lead = (returning, ids) if returning is not None else None
     _copy_into(conn, table, table.name, cols, rows, json_default, lead=lead)
-    return ids
-
-
-def _pg_copy_skipping_conflicts(
-    conn: Connection,
-    table: Table,
-    cols: Sequence[str],
-    rows: Sequence[dict[str, Any]],
-    returning: str | None,
-    json_default: Callable[[Any], Any],
-) -> list[Any]:
-    """``insert_rows(skip_conflicts=True)`` of many rows: COPY into a temporary table of the
-    same columns (no index, no constraint, no WAL), then one ``INSERT ... SELECT ... ON CONFLICT
-    DO NOTHING``. COPY cannot skip a conflicting row itself, and the JSON path makes the server
-    parse every row (a sweep's 10,000 email contexts) twice: as the document, then as ``json``.
-    Rows are inserted in their order (``ord``), as on the JSON path. The temporary table is
-    dropped before returning and in any case at the end of the transaction, so a second call in
-    the same transaction starts afresh."""
-    stage = f"xop_stage_{table.name}"
-    names = ", ".join(cols)
-    conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {stage} ON COMMIT DROP"
-        f" AS SELECT 0 AS ord, {names} FROM {table.name} WITH NO DATA"
-    )
-    _copy_into(conn, table, stage, cols, rows, json_default, lead=("ord", range(len(rows))))
-    sql = f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ORDER BY ord"
-    sql += " ON CONFLICT DO NOTHING"
-    if returning is not None:
-        sql += f" RETURNING {returning}"
-    result = conn.exec_driver_sql(sql)
-    ids = list(result.scalars()) if returning is not None else []
-    conn.exec_driver_sql(f"DROP TABLE {stage}")
     return ids
 
 
