@@ -16,6 +16,9 @@ Create Date: 2026-12-03 09:50:00
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 from alembic import op
 
 revision = "i21_search_words_once"
@@ -23,36 +26,27 @@ down_revision = "i2x_ticket_urgent_order"
 branch_labels = None
 depends_on = None
 
-_FUNCTION = r"""
-CREATE OR REPLACE FUNCTION xop_ticket_events_added_search_doc() RETURNS trigger LANGUAGE plpgsql
-AS $$
-DECLARE
-  e record;
-BEGIN
-  UPDATE tickets t SET search_doc = t.search_doc || a.words
-  FROM (SELECT ticket_id, xop_search_words(string_agg(body, ' ' ORDER BY id)) AS words
-        FROM added WHERE body <> '' GROUP BY ticket_id) a
-  WHERE t.id = a.ticket_id{guard};
-  RETURN NULL;
-EXCEPTION WHEN program_limit_exceeded THEN
-  -- some ticket's words would pass 1 MB: add them one event at a time, skipping what cannot fit
-  FOR e IN SELECT id, ticket_id, body FROM added WHERE body <> '' ORDER BY id LOOP
-    BEGIN
-      UPDATE tickets SET search_doc = search_doc || xop_search_words(e.body) WHERE id = e.ticket_id;
-    EXCEPTION WHEN program_limit_exceeded THEN
-      RAISE WARNING 'ticket id %: too many distinct words to search them all; event % is not searchable', e.ticket_id, e.id;
-    END;
-  END LOOP;
-  RETURN NULL;
-END $$
-"""
+
+def _function(*, guarded: bool) -> str:
+    """The trigger function as ``i2x_ticket_urgent_order`` created it (read from that frozen
+    migration, not copied), with the guard added to its one set-based UPDATE when ``guarded``."""
+    path = Path(__file__).with_name("0015_ticket_urgent_order.py")
+    spec = importlib.util.spec_from_file_location("xop_migration_0015", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sql: str = module._PG_ADDED.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1)
+    unguarded = "WHERE t.id = a.ticket_id;"
+    if unguarded not in sql:
+        raise RuntimeError("0015's trigger function is not the one this migration changes")
+    return sql.replace(unguarded, "WHERE t.id = a.ticket_id AND t.search_doc || a.words <> t.search_doc;")
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_FUNCTION.format(guard=" AND t.search_doc || a.words <> t.search_doc"))
+        op.execute(_function(guarded=True))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_FUNCTION.format(guard=""))
+        op.execute(_function(guarded=False))
