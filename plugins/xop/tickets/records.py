@@ -12,8 +12,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from xop.core.errors import InvalidInput, TicketNotFound
+from xop.db.bulk import update_rows
 from xop.tickets.model import Actor
-from xop.tickets.search_doc import pg_update_adding_words
+from xop.tickets.search_doc import pg_add_words
 from xop.tickets.tables import ticket_events, ticket_number_seq, tickets
 
 
@@ -120,8 +121,8 @@ def set_fields(
     with this UPDATE, so that the event's trigger does not write the ticket a second time."""
     keys = keys or {}
     columns = {"updated_at": now, **values, **keys}
-    if words and conn.dialect.name == "postgresql":
-        conn.execute(pg_update_adding_words(ticket.id, columns, words))
+    if words:  # the UPDATE of many rows, with its extra SET item (PostgreSQL), for this one row
+        update_rows(conn, tickets, [{"id": ticket.id, **columns}], pg_also=pg_add_words(words))
     else:
         conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(**columns))
     shown = {"next_due_at": keys["next_due_at"]} if keys else {}
