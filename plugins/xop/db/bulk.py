@@ -12,21 +12,33 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, Connection, Table, bindparam, text
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON, ColumnElement, Connection, Dialect, Table, TextClause, bindparam, text
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 _TIMES = (datetime, date)
 
 
 def _pg_type(table: Table, name: str, conn: Connection) -> str:
-    col_type = table.c[name].type
+    return _pg_type_of(table.c[name].type, conn.dialect)
+
+
+@lru_cache(maxsize=1024)
+def _pg_type_of(col_type: TypeEngine, dialect: Dialect) -> str:
+    """The column type's SQL name, compiled once per type (not per row batch)."""
     if isinstance(col_type, TypeDecorator):
         col_type = col_type.impl_instance
     if isinstance(col_type, JSON):
         return "json"
-    return col_type.compile(dialect=conn.dialect)
+    return col_type.compile(dialect=dialect)
+
+
+@lru_cache(maxsize=1024)
+def _text(sql: str) -> TextClause:
+    """One :func:`text` per distinct statement: its parse of the bind names is paid once."""
+    return text(sql)
 
 
 def _json_default(value: Any) -> Any:
@@ -132,11 +144,11 @@ def _insert_select(
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning is None:
-        conn.execute(text(sql), params)
+        conn.execute(_text(sql), params)
         return []
     # One INSERT ... SELECT ... ORDER BY draws sequence values in that order: sorting the
     # returned keys restores the input order.
-    return sorted(conn.execute(text(sql + f" RETURNING {returning}"), params).scalars().all())
+    return sorted(conn.execute(_text(sql + f" RETURNING {returning}"), params).scalars().all())
 
 
 #: From this many rows an INSERT on PostgreSQL is a ``COPY FROM`` (one round trip of rows in the
@@ -250,7 +262,7 @@ def update_rows(
         sets += f", {pg_also[0]}"
         params |= pg_also[1]
     sql = f"UPDATE {table.name} SET {sets} FROM {source} WHERE {table.name}.{key} = v.c0"
-    conn.execute(text(sql), params)
+    conn.execute(_text(sql), params)
 
 
 def in_ids(column: ColumnElement, ids: Iterable[int], conn: Connection) -> ColumnElement[bool]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from xop.core.config import load_config
+from xop.core.config import SupportSpec, load_config
 from xop.core.errors import ConfigError
 from xop.db.bulk import insert_rows
 from xop.notify.mime import (
@@ -300,16 +300,20 @@ def _tagged(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in an email context")
 
 
-def enqueue_many(conn: Connection, items: Iterable[Mapping[str, Any]]) -> int:
+def enqueue_many(
+    conn: Connection, items: Iterable[Mapping[str, Any]], *, support: SupportSpec | None = None
+) -> int:
     """Queue emails as (kind, context) in one statement; rendered at first delivery.
 
     Each item: ``dedup_key``, ``kind``, ``audience``, ``recipient``, ``context``, ``now`` and
     optionally ``sender``, ``ticket_id``, ``event_id``. The Message-ID is fixed now (from the
     dedup key) and the Date header will be ``now``. Items already queued are skipped; returns
     how many rows were new. Cheap enough for a sweep that escalates thousands of tickets.
+    ``support``: the sender and Message-ID domain of the caller's configuration (default: the
+    configuration file's, looked up per call).
     """
 
-    support = load_config().support
+    support = support or load_config().support
     # PostgreSQL: the context goes to json.dumps as it is, datetimes tagged by its hook (no copy
     # of every context in Python first); SQLite's JSON type serialises the json_safe copy.
     plain = conn.dialect.name == "postgresql"

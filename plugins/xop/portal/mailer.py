@@ -41,6 +41,7 @@ def queue(
                     "sender": cfg.support.sender,
                 }
             ],
+            support=cfg.support,
         )
 
 

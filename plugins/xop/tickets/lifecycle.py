@@ -31,9 +31,9 @@ class LifecycleActions:
         now, who = validation.check_now(now), self._actor(actor)
         body = validation.text("body", body, max_len=_LONG)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "respond", who)
-            book = self._apply(conn, t, decision, now)
+            book = self._apply(conn, t, decision, now, book=book)
             # The ticket first, with the reply's search words: the event then writes it no more.
             state = {"state": decision.state} if decision.state else {}
             d = self._set(conn, t, now, book=book, words=body, **state)
@@ -57,7 +57,7 @@ class LifecycleActions:
                     now=now,
                     extra={"update": "customer_reply"},
                 )
-                enqueue_with_watchers(conn, self.cfg, [reply])
+                enqueue_with_watchers(conn, self.cfg, [reply], watchers=watchers)
                 if decision.state:  # waiting on the customer, and the customer answered
                     resumed = self._event(
                         conn,
@@ -68,9 +68,17 @@ class LifecycleActions:
                         public=False,
                         payload={"to_state": decision.state},
                     )
-                    self._notify(conn, "ticket_updated", d, resumed, now, extra={"update": "resumed"})
+                    self._notify(
+                        conn,
+                        "ticket_updated",
+                        d,
+                        resumed,
+                        now,
+                        extra={"update": "resumed"},
+                        watchers=watchers,
+                    )
             else:
-                self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "reply"})
+                self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "reply"}, watchers=watchers)
         return Ticket.from_dict(d)
 
     def note(self, number: str, *, actor: Actor | str, body: str, now: datetime) -> Ticket:
@@ -79,12 +87,12 @@ class LifecycleActions:
         now, who = validation.check_now(now), self._actor(actor)
         body = validation.text("body", body, max_len=_LONG)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, _, watchers = self._load_for_action(conn, number)
             self._require(t, "note", who)
             d = self._set(conn, t, now, words=body)  # the ticket first: see respond
             ev = self._event(conn, t, "note", actor=who, now=now, public=False, body=body)
             note = compose(self.cfg, kind="ticket_note", ticket=d, event=ev, now=now)
-            enqueue_with_watchers(conn, self.cfg, [note])
+            enqueue_with_watchers(conn, self.cfg, [note], watchers=watchers)
         return Ticket.from_dict(d)
 
     def classify(
@@ -96,7 +104,7 @@ class LifecycleActions:
         urgency = validation.urgency("urgency", urgency)
         reason = validation.text("reason", reason, max_len=_SHORT, required=False)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             self._require(t, "classify", who)
             if t.urgency == urgency:
                 raise InvalidTransition(f"{t.number}: urgency is already {urgency}")
@@ -110,7 +118,6 @@ class LifecycleActions:
                 body=reason,
                 payload={"from": t.urgency, "to": urgency},
             )
-            book = self._book(conn, t)
             book.retarget(self.cfg, {t.id: urgency})
             book.flush(conn)
             d = self._set(conn, t, now, book=book, urgency=urgency)
@@ -126,6 +133,7 @@ class LifecycleActions:
                     "previous_urgency": t.urgency,
                     "next_due": local_time(self.cfg, due["due_at"]) if due and not due["paused"] else None,
                 },
+                watchers=watchers,
             )
         return Ticket.from_dict(d)
 
@@ -139,11 +147,19 @@ class LifecycleActions:
         if to_level is not None and (isinstance(to_level, bool) or to_level not in MODEL_LEVELS[1:]):
             raise InvalidInput("to_level", f"must be 2, 3, 4 or {EMERGENCY} (Emergency); got {to_level!r}")
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             self._require(t, "escalate", who, to_level=to_level)
             target = level_of(t) + 1 if to_level is None else to_level
             done = escalate_tickets(
-                conn, self.cfg, [t.as_dict()], [target], actor=who, now=now, reason=reason
+                conn,
+                self.cfg,
+                [t.as_dict()],
+                [target],
+                actor=who,
+                now=now,
+                reason=reason,
+                book=book,
+                watchers=watchers,
             )
         return Ticket.from_dict(done.tickets[0])
 
@@ -152,7 +168,7 @@ class LifecycleActions:
         now, who = validation.check_now(now), self._actor(actor)
         reason = validation.text("reason", reason, max_len=_SHORT, required=False)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "pause", who)
             ev = self._event(
                 conn,
@@ -164,23 +180,23 @@ class LifecycleActions:
                 body=reason,
                 payload={"from_state": t.state},
             )
-            book = self._apply(conn, t, decision, now)
+            book = self._apply(conn, t, decision, now, book=book)
             d = self._set(conn, t, now, book=book, state=decision.state)
-            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "waiting"})
+            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "waiting"}, watchers=watchers)
         return Ticket.from_dict(d)
 
     def resume(self, number: str, *, actor: Actor | str, now: datetime) -> Ticket:
         """The wait is over: paused clocks run again, due dates moved by the paused business time."""
         now, who = validation.check_now(now), self._actor(actor)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "resume", who)
             ev = self._event(
                 conn, t, "resumed", actor=who, now=now, public=True, payload={"to_state": decision.state}
             )
-            book = self._apply(conn, t, decision, now)
+            book = self._apply(conn, t, decision, now, book=book)
             d = self._set(conn, t, now, book=book, state=decision.state)
-            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "resumed"})
+            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "resumed"}, watchers=watchers)
         return Ticket.from_dict(d)
 
     def recover(self, number: str, *, actor: Actor | str, now: datetime, body: str = "") -> Ticket:
@@ -189,10 +205,10 @@ class LifecycleActions:
         now, who = validation.check_now(now), self._actor(actor)
         body = validation.text("body", body, max_len=_LONG, required=False)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "recover", who)
             ev = self._event(conn, t, "recovered", actor=who, now=now, public=True, body=body)
-            book = self._apply(conn, t, decision, now)
+            book = self._apply(conn, t, decision, now, book=book)
             d = self._set(conn, t, now, book=book, state="recovered", recovered_at=now)
             rca = next(iter(book.running([t.id], ["l3_rca"])), None)
             self._notify(
@@ -205,6 +221,7 @@ class LifecycleActions:
                     "rca_due_at": rca["due_at"] if rca else None,
                     "rca_due": local_time(self.cfg, rca["due_at"]) if rca else None,
                 },
+                watchers=watchers,
             )
         return Ticket.from_dict(d)
 
@@ -228,13 +245,13 @@ class LifecycleActions:
             "plan": validation.text("plan", plan, max_len=_LONG),
         }
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "rca", who)
             ev = self._event(conn, t, "rca_sent", actor=who, now=now, public=True, payload=rca)
-            book = self._apply(conn, t, decision, now)
+            book = self._apply(conn, t, decision, now, book=book)
             d = self._set(conn, t, now, book=book, rca_sent_at=now)
             extra = {"rca": rca | {"actions_taken": rca["actions"], "resolution_plan": rca["plan"]}}
-            self._notify(conn, "rca", d, ev, now, extra=extra)
+            self._notify(conn, "rca", d, ev, now, extra=extra, watchers=watchers)
         return Ticket.from_dict(d)
 
     def resolve(self, number: str, *, actor: Actor | str, now: datetime, body: str) -> Ticket:
@@ -243,14 +260,14 @@ class LifecycleActions:
         now, who = validation.check_now(now), self._actor(actor)
         body = validation.text("body", body, max_len=_LONG)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "resolve", who)
             ev = self._event(conn, t, "resolved", actor=who, now=now, public=True, body=body)
-            book = self._apply(conn, t, decision, now)
+            book = self._apply(conn, t, decision, now, book=book)
             d = self._set(
                 conn, t, now, book=book, state="resolved", resolved_at=now, recovered_at=t.recovered_at or now
             )
-            self._notify(conn, "ticket_resolved", d, ev, now)
+            self._notify(conn, "ticket_resolved", d, ev, now, watchers=watchers)
         return Ticket.from_dict(d)
 
     def close(self, number: str, *, actor: Actor | str, now: datetime, report: str) -> Ticket:
@@ -259,16 +276,24 @@ class LifecycleActions:
         now, who = validation.check_now(now), self._actor(actor)
         report = validation.text("report", report, max_len=_LONG)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "close", who)
             summary = closing_report(conn, self.cfg, t, report, now)  # outcomes before the clocks stop
             ev = self._event(conn, t, "closed", actor=who, now=now, public=True, body=report)
-            book = self._apply(conn, t, decision, now)
+            book = self._apply(conn, t, decision, now, book=book)
             d = self._set(conn, t, now, book=book, state="closed", closed_at=now)
             closed_by = (
                 t.reporter_name if who.kind == "customer" else public_name(who.kind, who.level, who.name)
             )
-            self._notify(conn, "ticket_closed", d, ev, now, extra={"report": summary, "closed_by": closed_by})
+            self._notify(
+                conn,
+                "ticket_closed",
+                d,
+                ev,
+                now,
+                extra={"report": summary, "closed_by": closed_by},
+                watchers=watchers,
+            )
         return Ticket.from_dict(d)
 
     def reopen(self, number: str, *, actor: Actor | str, now: datetime, reason: str) -> Ticket:
@@ -277,13 +302,12 @@ class LifecycleActions:
         now, who = validation.check_now(now), self._actor(actor)
         reason = validation.text("reason", reason, max_len=_LONG)
         with self._tx() as conn:
-            t = self._load(conn, number)
+            t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "reopen", who)
             cycle = t.reopen_count + 1
             ev = self._event(
                 conn, t, "reopened", actor=who, now=now, public=True, body=reason, payload={"cycle": cycle}
             )
-            book = self._book(conn, t)
             book.finish(self.cfg, [t.id], None, now, met=False)  # e.g. an RCA still owed
             book = self._apply(conn, t, decision, now, book=book, cycle=cycle)
             d = self._set(
@@ -298,7 +322,7 @@ class LifecycleActions:
                 recovered_at=None,
                 rca_sent_at=None,
             )
-            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "reopened"})
+            self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "reopened"}, watchers=watchers)
         return Ticket.from_dict(d)
 
     # typing aids for the mixin (implemented by TicketService)
@@ -308,6 +332,7 @@ class LifecycleActions:
         def _actor(self, actor: Actor | str) -> Actor: ...
         def _tx(self) -> Any: ...
         def _load(self, conn: Any, number: str, *, lock: bool = True) -> Ticket: ...
+        def _load_for_action(self, conn: Any, number: str) -> Any: ...
         def _event(self, conn: Any, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]: ...
         def _set(
             self, conn: Any, t: Ticket, now: datetime, *, book: Any = None, words: str = "", **values: Any
@@ -316,7 +341,6 @@ class LifecycleActions:
             self, conn: Any, kind: str, ticket: dict, event: dict, now: datetime, **kw: Any
         ) -> None: ...
         def _require(self, t: Ticket, action: str, actor: Actor, *, to_level: int | None = None) -> Any: ...
-        def _book(self, conn: Any, t: Ticket) -> Any: ...
         def _apply(
             self,
             conn: Any,
@@ -324,7 +348,7 @@ class LifecycleActions:
             decision: Any,
             now: datetime,
             *,
-            book: Any = None,
+            book: Any,
             cycle: int | None = None,
         ) -> Any: ...
         def get(self, number: str) -> Ticket: ...

@@ -351,7 +351,8 @@ def enqueue_with_watchers(
     included: :func:`watcher_copies`) in one statement; returns how many rows were new."""
     emails = list(emails)
     sent = [it for it in emails if it.get("recipient")]
-    return enqueue_many(conn, sent + watcher_copies(conn, cfg, emails, watchers=watchers))
+    copies = watcher_copies(conn, cfg, emails, watchers=watchers)
+    return enqueue_many(conn, sent + copies, support=cfg.support)
 
 
 def _bridge_call(cfg: XopConfig) -> dict[str, Any]:

@@ -66,17 +66,25 @@ def format_number(n: int) -> str:
     return f"XOP-{n:06d}"
 
 
-def load(conn: Connection, number: str, *, lock: bool = True) -> Ticket:
-    """The ticket ``number`` (row-locked on PostgreSQL when ``lock``)."""
+def checked_number(number: Any) -> str:
+    """``number`` as stored (``XOP-000123``); anything but a non-blank string is refused."""
     if not isinstance(number, str) or not number.strip():
         raise InvalidInput("number", f"must be a ticket number like XOP-000123, got {number!r}")
-    q = select(tickets).where(tickets.c.number == number.strip().upper())
+    return number.strip().upper()
+
+
+def load(conn: Connection, number: str, *, lock: bool = True) -> Ticket:
+    """The ticket ``number`` (row-locked on PostgreSQL when ``lock``)."""
+    q = select(tickets).where(tickets.c.number == checked_number(number))
     if lock and conn.dialect.name == "postgresql":
         q = q.with_for_update()
     row = conn.execute(q).first()
     if row is None:
         raise TicketNotFound(f"no ticket {number!r}")
     return Ticket.from_row(row)
+
+
+_INSERT_EVENT = insert(ticket_events).returning(ticket_events.c.id)  # built once: a hot path
 
 
 def add_event(
@@ -101,7 +109,7 @@ def add_event(
         "body": body,
         "payload": payload or {},
     }
-    row["id"] = conn.execute(insert(ticket_events).returning(ticket_events.c.id), row).scalar_one()
+    row["id"] = conn.execute(_INSERT_EVENT, row).scalar_one()
     return row
 
 

@@ -28,6 +28,7 @@ from xop.core.errors import InvalidInput, InvalidTransition
 from xop.sla.policy import effective_urgency
 from xop.tickets import clocks, records, validation
 from xop.tickets.lifecycle import LifecycleActions
+from xop.tickets.loading import Loaded, load_for_action
 from xop.tickets.model import ALL_CLOCKS, LEVEL_LABELS, Actor, Decision, actions_for, decide, level_of
 from xop.tickets.monitoring import MonitoringEntryPoints
 from xop.tickets.notices import local_time, notify, sla_targets
@@ -56,6 +57,10 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
 
     def _load(self, conn: Connection, number: str, *, lock: bool = True) -> Ticket:
         return records.load(conn, number, lock=lock)
+
+    def _load_for_action(self, conn: Connection, number: str) -> Loaded:
+        """The ticket locked, with its clocks and watchers (one statement on PostgreSQL)."""
+        return load_for_action(conn, number)
 
     def _event(self, conn: Connection, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]:
         return records.add_event(conn, t.id, kind, **kw)
@@ -108,9 +113,6 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
             for n in names
         ]
 
-    def _book(self, conn: Connection, t: Ticket) -> clocks.ClockBook:
-        return clocks.ClockBook.load(conn, {t.id: t.customer})
-
     def _apply(
         self,
         conn: Connection,
@@ -118,13 +120,13 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
         decision: Decision,
         now: datetime,
         *,
-        book: clocks.ClockBook | None = None,
+        book: clocks.ClockBook,
         cycle: int | None = None,
     ) -> clocks.ClockBook:
         """Do to the clocks what the table's decision says (starts in ``cycle``, default the
-        ticket's), in one book of the ticket's clocks, written here; pass the book to
-        :meth:`_set`, which stores the ticket's order keys with its fields in one UPDATE."""
-        book = book or self._book(conn, t)
+        ticket's), in ``book`` (the ticket's clocks, :meth:`_load_for_action`), written here;
+        pass the book to :meth:`_set`, which stores the ticket's order keys with its fields in
+        one UPDATE."""
         ids = [t.id]
         effects = decision.clocks
         everything = effects.get(ALL_CLOCKS)

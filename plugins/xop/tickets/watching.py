@@ -71,8 +71,13 @@ class Watchers:
     @classmethod
     def of_new(cls, conn: Connection, ticket_ids: Iterable[int]) -> Watchers:
         """Tickets created in this transaction: nobody watches them yet (no query)."""
+        return cls.known(conn, {int(i): [] for i in ticket_ids})
+
+    @classmethod
+    def known(cls, conn: Connection, of: dict[int, list[Watcher]]) -> Watchers:
+        """Watchers the caller read already (:func:`xop.tickets.loading.load_for_action`)."""
         book = cls(conn)
-        book._of.update((int(i), []) for i in ticket_ids)
+        book._of.update(of)
         return book
 
     def need(self, ticket_ids: Iterable[int]) -> None:
