@@ -1,6 +1,7 @@
 """xop.db.bulk on SQLite and PostgreSQL: many rows in one statement (or one COPY on PostgreSQL
 from ``COPY_FROM_ROWS`` rows), ids returned in row order, JSON, UTC times kept,
-naive times refused, statement triggers fired (the search words of new events)."""
+naive times refused, statement triggers fired (the search words of new events); an update and
+an insert in one statement."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from xop.db.bulk import COPY_FROM_ROWS, insert_rows, update_rows
+from xop.db.bulk import COPY_FROM_ROWS, insert_rows, update_rows, update_then_insert
 from xop.tickets.tables import ticket_events, tickets
 
 T0 = datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # the night Chicago springs forward
@@ -126,3 +127,55 @@ def test_skipping_conflicts_inserts_only_the_new_rows_in_their_order(db_engine, 
         insert_rows(c, notifications, late, returning="id", skip_conflicts=True)
     with db_engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(notifications)).scalar_one() == n + n // 2
+
+
+@pytest.mark.parametrize("n", [3, COPY_FROM_ROWS + 50])
+def test_update_then_insert_writes_both_with_the_words_once(db_engine, n):
+    """The ticket updated and its events inserted (one statement on PostgreSQL under
+    ``COPY_FROM_ROWS`` new rows, else two): ids in row order, the update's values and extra SET
+    item kept, and the events' trigger leaves the ticket alone when the update added every word
+    already (one write of the ticket, ``pg_stat_xact_user_tables``)."""
+    pg = db_engine.dialect.name == "postgresql"
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with db_engine.begin() as c:
+        tid = _ticket(c)
+    with db_engine.begin() as c:
+        events = _events(tid, n)
+        words = " ".join(e["body"] for e in events)
+        also = ("search_doc = tickets.search_doc || xop_search_words(:w)", {"w": words}) if pg else None
+        sa.event.listen(db_engine, "before_cursor_execute", count)
+        try:
+            ids = update_then_insert(
+                c,
+                tickets,
+                [{"id": tid, "state": "recovered", "updated_at": T0 + timedelta(hours=1)}],
+                ticket_events,
+                events,
+                pg_also=also,
+                returning="id",
+            )
+        finally:
+            sa.event.remove(db_engine, "before_cursor_execute", count)
+        writes = (
+            c.exec_driver_sql(
+                "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'tickets'"
+            ).scalar_one()
+            if pg
+            else None
+        )
+    assert len(ids) == n and ids == sorted(ids)
+    with db_engine.connect() as c:
+        row = c.execute(sa.select(tickets).where(tickets.c.id == tid)).one()
+        assert (row.state, row.updated_at) == ("recovered", T0 + timedelta(hours=1))
+        assert [r.id for r in c.execute(sa.select(ticket_events.c.id).order_by(ticket_events.c.id))] == ids
+        if pg:
+            doc = c.exec_driver_sql(f"SELECT search_doc::text FROM tickets WHERE id = {tid}").scalar_one()
+            assert "'word1'" in doc
+    if pg:
+        assert writes == 1  # the update's; the trigger found every word there
+        # else the UPDATE and the ids drawn (the COPY goes through the driver's own cursor)
+        assert len(statements) == (1 if n < COPY_FROM_ROWS else 2)

@@ -53,8 +53,11 @@ def _pg_recordset(
     rows: Sequence[dict[str, Any]],
     conn: Connection,
     json_default: Callable[[Any], Any] = _json_default,
+    *,
+    param: str = "rows",
 ):
-    """All rows as ONE JSON parameter expanded by ``json_to_recordset`` (typed columns, row order).
+    """All rows as ONE JSON parameter (named ``param``) expanded by ``json_to_recordset`` (typed
+    columns, row order).
 
     One string parameter instead of one array per column: psycopg escapes array elements in
     Python one by one, which dominated the cost for thousands of rows of email context. Column
@@ -86,9 +89,10 @@ def _pg_recordset(
     defs = ", ".join(f"c{i} {_pg_type(table, c, conn)}" for i, c in enumerate(cols))
     names = ", ".join(f"c{i}" for i in range(len(cols)))
     source = (
-        f"ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({defs})) WITH ORDINALITY AS v({names}, ord)"
+        f"ROWS FROM (json_to_recordset(CAST(:{param} AS json)) AS ({defs}))"
+        f" WITH ORDINALITY AS v({names}, ord)"
     )
-    return {"rows": payload}, source
+    return {param: payload}, source
 
 
 def insert_rows(
@@ -138,9 +142,11 @@ def _insert_select(
     returning: str | None,
     *,
     skip_conflicts: bool,
+    before: str = "",
 ) -> list[Any]:
-    """``INSERT INTO table (cols) <select>`` (PostgreSQL), conflicts skipped if asked."""
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) {select}"
+    """``INSERT INTO table (cols) <select>`` (PostgreSQL), conflicts skipped if asked; ``before``:
+    a ``WITH`` clause the statement starts with."""
+    sql = f"{before}INSERT INTO {table.name} ({', '.join(cols)}) {select}"
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning is None:
@@ -256,13 +262,66 @@ def update_rows(
         )
         conn.execute(stmt, [{f"b_{c}": r[c] for c in cols} for r in rows])
         return
-    params, source = _pg_recordset(table, cols, rows, conn)
+    sql, params = _pg_update(conn, table, cols, rows, pg_also)
+    conn.execute(_text(sql), params)
+
+
+def _pg_update(
+    conn: Connection,
+    table: Table,
+    cols: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    pg_also: tuple[str, dict[str, Any]] | None,
+    *,
+    param: str = "rows",
+) -> tuple[str, dict[str, Any]]:
+    """The ``UPDATE ... FROM json_to_recordset`` of :func:`update_rows` (key: ``cols[0]``)."""
+    params, source = _pg_recordset(table, cols, rows, conn, param=param)
     sets = ", ".join(f"{c} = v.c{i}" for i, c in enumerate(cols) if i)
     if pg_also is not None:
         sets += f", {pg_also[0]}"
         params |= pg_also[1]
-    sql = f"UPDATE {table.name} SET {sets} FROM {source} WHERE {table.name}.{key} = v.c0"
-    conn.execute(_text(sql), params)
+    return f"UPDATE {table.name} SET {sets} FROM {source} WHERE {table.name}.{cols[0]} = v.c0", params
+
+
+def update_then_insert(
+    conn: Connection,
+    updated: Table,
+    rows: Sequence[dict[str, Any]],
+    inserted: Table,
+    new_rows: Sequence[dict[str, Any]],
+    *,
+    pg_also: tuple[str, dict[str, Any]] | None = None,
+    returning: str | None = None,
+) -> list[Any]:
+    """:func:`update_rows` of ``rows`` (by ``id``), then :func:`insert_rows` of ``new_rows``;
+    returns what the insert returns.
+
+    On PostgreSQL, when there are both and the new rows are fewer than :data:`COPY_FROM_ROWS`
+    (a service action's clocks, a ticket and its event), one statement: ``WITH (UPDATE ...)
+    INSERT ...``, one round trip instead of two. Both parts see the database as it was before
+    the statement (neither reads what the other writes); the inserted rows' statement triggers
+    run after the whole statement, so they see the update.
+    """
+    if conn.dialect.name != "postgresql" or not rows or not 0 < len(new_rows) < COPY_FROM_ROWS:
+        update_rows(conn, updated, rows, pg_also=pg_also)
+        return insert_rows(conn, inserted, new_rows, returning=returning)
+    ucols = ["id"] + [c for c in rows[0] if c != "id"]
+    usql, params = _pg_update(conn, updated, ucols, rows, pg_also, param="updated")
+    cols = list(new_rows[0])
+    inserting, source = _pg_recordset(inserted, cols, new_rows, conn, param="inserted")
+    names = ", ".join(f"v.c{i}" for i in range(len(cols)))
+    select = f"SELECT {names} FROM {source} ORDER BY v.ord"
+    return _insert_select(
+        conn,
+        inserted,
+        cols,
+        select,
+        params | inserting,
+        returning,
+        skip_conflicts=False,
+        before=f"WITH xop_updated AS ({usql}) ",
+    )
 
 
 def in_ids(column: ColumnElement, ids: Iterable[int], conn: Connection) -> ColumnElement[bool]:

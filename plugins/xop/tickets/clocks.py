@@ -23,7 +23,7 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from xop.core.config import XopConfig
-from xop.db.bulk import in_ids, insert_rows, update_rows
+from xop.db.bulk import in_ids, update_rows, update_then_insert
 from xop.sla.policy import calendar, clock_calendar_name, effective_urgency
 from xop.sla.standing import ns, schedule
 from xop.tickets.tables import ticket_clocks, tickets
@@ -297,14 +297,13 @@ class ClockBook:
         update_rows(conn, tickets, [{"id": tid} | self.keys(tid) for tid in ticket_ids])
 
     def flush(self, conn: Connection) -> None:
-        """Write the changed rows (one statement) and the new ones (one statement)."""
+        """Write the changed rows and the new ones (one statement each; one for both where
+        :func:`update_then_insert` can: a service action's clocks)."""
         cols = self._COLUMNS
-        update_rows(conn, ticket_clocks, [{c: r[c] for c in cols} for r in self._dirty.values()])
-        if self._new:
-            keys = [k for k in self._new[0] if k != "customer"]
-            ids = insert_rows(
-                conn, ticket_clocks, [{k: r[k] for k in keys} for r in self._new], returning="id"
-            )
-            for r, clock_id in zip(self._new, ids, strict=True):
-                r["id"] = clock_id
+        changed = [{c: r[c] for c in cols} for r in self._dirty.values()]
+        keys = [k for k in self._new[0] if k != "customer"] if self._new else []
+        new = [{k: r[k] for k in keys} for r in self._new]
+        ids = update_then_insert(conn, ticket_clocks, changed, ticket_clocks, new, returning="id")
+        for r, clock_id in zip(self._new, ids, strict=True):
+            r["id"] = clock_id
         self._dirty, self._new = {}, []

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, select
 
 from xop.core.config import XopConfig
-from xop.db.bulk import in_ids, insert_rows, update_rows
+from xop.db.bulk import in_ids, insert_rows, update_rows, update_then_insert
 from xop.sla.policy import effective_urgency
 from xop.tickets import clocks
 from xop.tickets.model import EMERGENCY, Actor, escalation_clocks
@@ -34,27 +34,10 @@ from xop.tickets.notices import (
     emergency_emails,
     enqueue_with_watchers,
 )
+from xop.tickets.records import event_row
 from xop.tickets.search_doc import pg_add_words
 from xop.tickets.tables import ticket_events, tickets
 from xop.tickets.watching import Watchers
-
-
-def event_row(
-    ticket_id: int, kind: str, actor: Actor, now: datetime, *, public: bool, body: str = "", payload: dict
-) -> dict[str, Any]:
-    """A ``ticket_events`` row (datetimes in the payload as ISO text, JSON-safe on both databases)."""
-    payload = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in payload.items()}
-    return {
-        "ticket_id": ticket_id,
-        "at": now,
-        "actor": actor.name,
-        "actor_kind": actor.kind,
-        "actor_level": actor.level,
-        "kind": kind,
-        "public": public,
-        "body": body,
-        "payload": payload,
-    }
 
 
 def insert_events(conn: Connection, events: list[dict[str, Any]]) -> None:
@@ -224,15 +207,25 @@ def escalate_tickets(
         }
         for u in updated
     ]
-    # The reason's words go with this UPDATE: the events' trigger then has nothing to add.
-    update_rows(conn, tickets, written, pg_also=pg_add_words(reason) if reason else None)
     for u, w in zip(updated, written, strict=True):
         u["next_due_at"] = w["next_due_at"]
     events = [
         event_row(u["id"], "escalated", actor, now, public=True, body=reason, payload=u["_payload"])
         for u in updated
     ]
-    insert_events(conn, events)
+    # The tickets, then their events (one statement for one ticket); the reason's words go with
+    # the tickets' UPDATE: the events' trigger then has nothing to add.
+    ids = update_then_insert(
+        conn,
+        tickets,
+        written,
+        ticket_events,
+        events,
+        pg_also=pg_add_words(reason) if reason else None,
+        returning="id",
+    )
+    for ev, event_id in zip(events, ids, strict=True):
+        ev["id"] = event_id
     due = book.first_due([u["id"] for u in updated])
     emails = []
     for u, ev in zip(updated, events, strict=True):

@@ -16,7 +16,7 @@ from xop.tickets.closing import closing_report, public_name
 from xop.tickets.escalation import escalate_tickets
 from xop.tickets.model import EMERGENCY, MODEL_LEVELS, Actor, level_of
 from xop.tickets.notices import compose, enqueue_with_watchers, local_time
-from xop.tickets.records import Ticket
+from xop.tickets.records import Ticket, event_row
 
 _LONG = 20000
 _SHORT = 2000
@@ -34,19 +34,12 @@ class LifecycleActions:
             t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "respond", who)
             book = self._apply(conn, t, decision, now, book=book)
-            # The ticket first, with the reply's search words: the event then writes it no more.
+            # The ticket and the reply together, the reply's search words with the ticket.
             state = {"state": decision.state} if decision.state else {}
-            d = self._set(conn, t, now, book=book, words=body, **state)
-            ev = self._event(
-                conn,
-                t,
-                "responded",
-                actor=who,
-                now=now,
-                public=True,
-                body=body,
-                payload={"level": level_of(t)},
+            ev = event_row(
+                t.id, "responded", who, now, public=True, body=body, payload={"level": level_of(t)}
             )
+            d = self._set(conn, t, now, book=book, event=ev, **state)
             if who.kind == "customer":
                 # The customer is not emailed their own words; the staff watching are (i16).
                 reply = compose(
@@ -89,8 +82,8 @@ class LifecycleActions:
         with self._tx() as conn:
             t, _, watchers = self._load_for_action(conn, number)
             self._require(t, "note", who)
-            d = self._set(conn, t, now, words=body)  # the ticket first: see respond
-            ev = self._event(conn, t, "note", actor=who, now=now, public=False, body=body)
+            ev = event_row(t.id, "note", who, now, public=False, body=body, payload={})
+            d = self._set(conn, t, now, event=ev)  # see respond
             note = compose(self.cfg, kind="ticket_note", ticket=d, event=ev, now=now)
             enqueue_with_watchers(conn, self.cfg, [note], watchers=watchers)
         return Ticket.from_dict(d)
@@ -335,7 +328,7 @@ class LifecycleActions:
         def _load_for_action(self, conn: Any, number: str) -> Any: ...
         def _event(self, conn: Any, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]: ...
         def _set(
-            self, conn: Any, t: Ticket, now: datetime, *, book: Any = None, words: str = "", **values: Any
+            self, conn: Any, t: Ticket, now: datetime, *, book: Any = None, event: Any = None, **values: Any
         ) -> dict[str, Any]: ...
         def _notify(
             self, conn: Any, kind: str, ticket: dict, event: dict, now: datetime, **kw: Any

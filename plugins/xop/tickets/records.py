@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from xop.core.errors import InvalidInput, TicketNotFound
-from xop.db.bulk import update_rows
+from xop.db.bulk import update_then_insert
 from xop.tickets.model import Actor
 from xop.tickets.search_doc import pg_add_words
 from xop.tickets.tables import ticket_events, ticket_number_seq, tickets
@@ -87,6 +87,24 @@ def load(conn: Connection, number: str, *, lock: bool = True) -> Ticket:
 _INSERT_EVENT = insert(ticket_events).returning(ticket_events.c.id)  # built once: a hot path
 
 
+def event_row(
+    ticket_id: int, kind: str, actor: Actor, now: datetime, *, public: bool, body: str = "", payload: dict
+) -> dict[str, Any]:
+    """A ``ticket_events`` row (datetimes in the payload as ISO text, JSON-safe on both databases)."""
+    payload = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in payload.items()}
+    return {
+        "ticket_id": ticket_id,
+        "at": now,
+        "actor": actor.name,
+        "actor_kind": actor.kind,
+        "actor_level": actor.level,
+        "kind": kind,
+        "public": public,
+        "body": body,
+        "payload": payload,
+    }
+
+
 def add_event(
     conn: Connection,
     ticket_id: int,
@@ -98,17 +116,8 @@ def add_event(
     body: str = "",
     payload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    row = {
-        "ticket_id": ticket_id,
-        "at": now,
-        "actor": actor.name,
-        "actor_kind": actor.kind,
-        "actor_level": actor.level,
-        "kind": kind,
-        "public": public,
-        "body": body,
-        "payload": payload or {},
-    }
+    """Append an event to the ticket's history; returns its row, ``id`` included."""
+    row = event_row(ticket_id, kind, actor, now, public=public, body=body, payload=payload or {})
     row["id"] = conn.execute(_INSERT_EVENT, row).scalar_one()
     return row
 
@@ -119,18 +128,28 @@ def set_fields(
     now: datetime,
     *,
     keys: dict[str, Any] | None = None,
-    words: str = "",
+    event: dict[str, Any] | None = None,
     **values: Any,
 ) -> dict[str, Any]:
     """Update the ticket's columns (and ``updated_at``, and the order keys its clocks imply:
     :func:`xop.tickets.clocks.ticket_keys`); returns the ticket as a dict afterwards.
 
-    ``words``: the body of the event the caller inserts next; on PostgreSQL its search words go
-    with this UPDATE, so that the event's trigger does not write the ticket a second time."""
+    ``event``: an :func:`event_row` of the ticket written with it (its ``id`` set here): on
+    PostgreSQL one statement (:func:`update_then_insert`), the event's search words added by the
+    ticket's UPDATE, so that the events' trigger does not write the ticket a second time."""
     keys = keys or {}
     columns = {"updated_at": now, **values, **keys}
-    if words:  # the UPDATE of many rows, with its extra SET item (PostgreSQL), for this one row
-        update_rows(conn, tickets, [{"id": ticket.id, **columns}], pg_also=pg_add_words(words))
+    if event is not None:
+        body = event["body"]
+        (event["id"],) = update_then_insert(
+            conn,
+            tickets,
+            [{"id": ticket.id, **columns}],
+            ticket_events,
+            [event],
+            pg_also=pg_add_words(body) if body else None,
+            returning="id",
+        )
     else:
         conn.execute(update(tickets).where(tickets.c.id == ticket.id).values(**columns))
     shown = {"next_due_at": keys["next_due_at"]} if keys else {}

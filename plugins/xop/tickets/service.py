@@ -72,12 +72,12 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
         now: datetime,
         *,
         book: clocks.ClockBook | None = None,
-        words: str = "",
+        event: dict[str, Any] | None = None,
         **values: Any,
     ) -> dict[str, Any]:
         """Update the ticket's fields, and its order keys from ``book`` (the clocks just changed);
-        ``words``: the body of the event inserted next (:func:`xop.tickets.records.set_fields`)."""
-        return records.set_fields(conn, t, now, keys=book.keys(t.id) if book else None, words=words, **values)
+        ``event``: an event row written with the ticket (:func:`xop.tickets.records.set_fields`)."""
+        return records.set_fields(conn, t, now, keys=book.keys(t.id) if book else None, event=event, **values)
 
     def _notify(
         self, conn: Connection, kind: str, ticket: dict, event: dict, now: datetime, **kw: Any

@@ -31,9 +31,10 @@ from xop.db.bulk import in_ids
 from xop.sla.policy import breach_action
 from xop.sla.standing import reached, schedule
 from xop.tickets import clocks
-from xop.tickets.escalation import emergency_events, escalate_tickets, event_row, insert_events
+from xop.tickets.escalation import emergency_events, escalate_tickets, insert_events
 from xop.tickets.model import EMERGENCY, Actor, decide, level_of
 from xop.tickets.notices import address, compose, contact_context, enqueue_with_watchers, internal_recipients
+from xop.tickets.records import event_row
 from xop.tickets.tables import tickets
 from xop.tickets.watching import Watchers
 
