@@ -213,10 +213,11 @@ def test_an_escalation_writes_its_ticket_once_with_the_reasons_words(svc):
     assert _find(svc, "osprey kestrel") == [opened[0]]
 
 
-def test_a_reply_and_a_note_write_their_ticket_once(svc):
-    """PostgreSQL: respond and note write the ticket with the body's words before the event, so
-    the event's trigger adds nothing; each transaction's ticket writes are counted between its
-    begin and its commit (the backend's pending statistics grow by its own writes only)."""
+def test_each_action_writes_its_ticket_once(svc):
+    """PostgreSQL: respond, note, pause, resume, resolve and close write the ticket with their
+    event's words in the statement that inserts the event, so the event's trigger adds nothing;
+    each transaction's ticket writes are counted between its begin and its commit (the backend's
+    pending statistics grow by its own writes only)."""
     t = _open(svc, "Bridge drops callers").number
     pg = svc.engine.dialect.name == "postgresql"
     writes: list[int] = []
@@ -240,10 +241,14 @@ def test_a_reply_and_a_note_write_their_ticket_once(svc):
     try:
         svc.respond(t, actor="lena", body="Rerouting to the spare osprey gateway", now=T0)
         svc.note(t, actor="lena", body="Carrier kestrel ticket 4411", now=T0)
+        svc.pause(t, actor="lena", reason="Awaiting the falcon logs", now=T0)
+        svc.resume(t, actor="lena", now=T0)
+        svc.resolve(t, actor="lena", body="Replaced the heron card", now=T0)
+        svc.close(t, actor="lena", report="Heron card swapped, calls stay up", now=T0)
     finally:
         if pg:
             sa.event.remove(svc.engine, "begin", on_begin)
             sa.event.remove(svc.engine, "commit", on_commit)
-    assert _find(svc, "osprey kestrel 4411") == [t]
+    assert _find(svc, "osprey kestrel 4411 falcon heron swapped") == [t]
     if pg:
-        assert writes == [1, 1]
+        assert writes == [1] * 6

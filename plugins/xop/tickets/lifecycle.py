@@ -16,7 +16,7 @@ from xop.tickets.closing import closing_report, public_name
 from xop.tickets.escalation import escalate_tickets
 from xop.tickets.model import EMERGENCY, MODEL_LEVELS, Actor, level_of
 from xop.tickets.notices import compose, enqueue_with_watchers, local_time
-from xop.tickets.records import Ticket, event_row
+from xop.tickets.records import Ticket
 
 _LONG = 20000
 _SHORT = 2000
@@ -36,8 +36,8 @@ class LifecycleActions:
             book = self._apply(conn, t, decision, now, book=book)
             # The ticket and the reply together, the reply's search words with the ticket.
             state = {"state": decision.state} if decision.state else {}
-            ev = event_row(
-                t.id, "responded", who, now, public=True, body=body, payload={"level": level_of(t)}
+            ev = self._new_event(
+                t, "responded", actor=who, now=now, public=True, body=body, payload={"level": level_of(t)}
             )
             d = self._set(conn, t, now, book=book, event=ev, **state)
             if who.kind == "customer":
@@ -82,7 +82,7 @@ class LifecycleActions:
         with self._tx() as conn:
             t, _, watchers = self._load_for_action(conn, number)
             self._require(t, "note", who)
-            ev = event_row(t.id, "note", who, now, public=False, body=body, payload={})
+            ev = self._new_event(t, "note", actor=who, now=now, public=False, body=body)
             d = self._set(conn, t, now, event=ev)  # see respond
             note = compose(self.cfg, kind="ticket_note", ticket=d, event=ev, now=now)
             enqueue_with_watchers(conn, self.cfg, [note], watchers=watchers)
@@ -101,8 +101,7 @@ class LifecycleActions:
             self._require(t, "classify", who)
             if t.urgency == urgency:
                 raise InvalidTransition(f"{t.number}: urgency is already {urgency}")
-            ev = self._event(
-                conn,
+            ev = self._new_event(
                 t,
                 "classified",
                 actor=who,
@@ -113,7 +112,7 @@ class LifecycleActions:
             )
             book.retarget(self.cfg, {t.id: urgency})
             book.flush(conn)
-            d = self._set(conn, t, now, book=book, urgency=urgency)
+            d = self._set(conn, t, now, book=book, event=ev, urgency=urgency)
             due = book.first_due([t.id]).get(t.id)
             self._notify(
                 conn,
@@ -163,8 +162,7 @@ class LifecycleActions:
         with self._tx() as conn:
             t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "pause", who)
-            ev = self._event(
-                conn,
+            ev = self._new_event(
                 t,
                 "paused",
                 actor=who,
@@ -174,7 +172,7 @@ class LifecycleActions:
                 payload={"from_state": t.state},
             )
             book = self._apply(conn, t, decision, now, book=book)
-            d = self._set(conn, t, now, book=book, state=decision.state)
+            d = self._set(conn, t, now, book=book, event=ev, state=decision.state)
             self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "waiting"}, watchers=watchers)
         return Ticket.from_dict(d)
 
@@ -184,11 +182,11 @@ class LifecycleActions:
         with self._tx() as conn:
             t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "resume", who)
-            ev = self._event(
-                conn, t, "resumed", actor=who, now=now, public=True, payload={"to_state": decision.state}
+            ev = self._new_event(
+                t, "resumed", actor=who, now=now, public=True, payload={"to_state": decision.state}
             )
             book = self._apply(conn, t, decision, now, book=book)
-            d = self._set(conn, t, now, book=book, state=decision.state)
+            d = self._set(conn, t, now, book=book, event=ev, state=decision.state)
             self._notify(conn, "ticket_updated", d, ev, now, extra={"update": "resumed"}, watchers=watchers)
         return Ticket.from_dict(d)
 
@@ -200,9 +198,9 @@ class LifecycleActions:
         with self._tx() as conn:
             t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "recover", who)
-            ev = self._event(conn, t, "recovered", actor=who, now=now, public=True, body=body)
+            ev = self._new_event(t, "recovered", actor=who, now=now, public=True, body=body)
             book = self._apply(conn, t, decision, now, book=book)
-            d = self._set(conn, t, now, book=book, state="recovered", recovered_at=now)
+            d = self._set(conn, t, now, book=book, event=ev, state="recovered", recovered_at=now)
             rca = next(iter(book.running([t.id], ["l3_rca"])), None)
             self._notify(
                 conn,
@@ -240,9 +238,9 @@ class LifecycleActions:
         with self._tx() as conn:
             t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "rca", who)
-            ev = self._event(conn, t, "rca_sent", actor=who, now=now, public=True, payload=rca)
+            ev = self._new_event(t, "rca_sent", actor=who, now=now, public=True, payload=rca)
             book = self._apply(conn, t, decision, now, book=book)
-            d = self._set(conn, t, now, book=book, rca_sent_at=now)
+            d = self._set(conn, t, now, book=book, event=ev, rca_sent_at=now)
             extra = {"rca": rca | {"actions_taken": rca["actions"], "resolution_plan": rca["plan"]}}
             self._notify(conn, "rca", d, ev, now, extra=extra, watchers=watchers)
         return Ticket.from_dict(d)
@@ -255,10 +253,17 @@ class LifecycleActions:
         with self._tx() as conn:
             t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "resolve", who)
-            ev = self._event(conn, t, "resolved", actor=who, now=now, public=True, body=body)
+            ev = self._new_event(t, "resolved", actor=who, now=now, public=True, body=body)
             book = self._apply(conn, t, decision, now, book=book)
             d = self._set(
-                conn, t, now, book=book, state="resolved", resolved_at=now, recovered_at=t.recovered_at or now
+                conn,
+                t,
+                now,
+                book=book,
+                event=ev,
+                state="resolved",
+                resolved_at=now,
+                recovered_at=t.recovered_at or now,
             )
             self._notify(conn, "ticket_resolved", d, ev, now, watchers=watchers)
         return Ticket.from_dict(d)
@@ -272,9 +277,9 @@ class LifecycleActions:
             t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "close", who)
             summary = closing_report(conn, self.cfg, t, report, now)  # outcomes before the clocks stop
-            ev = self._event(conn, t, "closed", actor=who, now=now, public=True, body=report)
+            ev = self._new_event(t, "closed", actor=who, now=now, public=True, body=report)
             book = self._apply(conn, t, decision, now, book=book)
-            d = self._set(conn, t, now, book=book, state="closed", closed_at=now)
+            d = self._set(conn, t, now, book=book, event=ev, state="closed", closed_at=now)
             closed_by = (
                 t.reporter_name if who.kind == "customer" else public_name(who.kind, who.level, who.name)
             )
@@ -298,8 +303,8 @@ class LifecycleActions:
             t, book, watchers = self._load_for_action(conn, number)
             decision = self._require(t, "reopen", who)
             cycle = t.reopen_count + 1
-            ev = self._event(
-                conn, t, "reopened", actor=who, now=now, public=True, body=reason, payload={"cycle": cycle}
+            ev = self._new_event(
+                t, "reopened", actor=who, now=now, public=True, body=reason, payload={"cycle": cycle}
             )
             book.finish(self.cfg, [t.id], None, now, met=False)  # e.g. an RCA still owed
             book = self._apply(conn, t, decision, now, book=book, cycle=cycle)
@@ -308,6 +313,7 @@ class LifecycleActions:
                 t,
                 now,
                 book=book,
+                event=ev,
                 state="open",
                 reopen_count=cycle,
                 resolved_at=None,
@@ -327,6 +333,7 @@ class LifecycleActions:
         def _load(self, conn: Any, number: str, *, lock: bool = True) -> Ticket: ...
         def _load_for_action(self, conn: Any, number: str) -> Any: ...
         def _event(self, conn: Any, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]: ...
+        def _new_event(self, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]: ...
         def _set(
             self, conn: Any, t: Ticket, now: datetime, *, book: Any = None, event: Any = None, **values: Any
         ) -> dict[str, Any]: ...

@@ -65,6 +65,20 @@ class TicketService(LifecycleActions, MonitoringEntryPoints, OwnershipActions, D
     def _event(self, conn: Connection, t: Ticket, kind: str, **kw: Any) -> dict[str, Any]:
         return records.add_event(conn, t.id, kind, **kw)
 
+    def _new_event(
+        self,
+        t: Ticket,
+        kind: str,
+        *,
+        actor: Actor,
+        now: datetime,
+        public: bool,
+        body: str = "",
+        payload: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An event row of the ticket, not yet written: :meth:`_set` writes it with the ticket."""
+        return records.event_row(t.id, kind, actor, now, public=public, body=body, payload=payload or {})
+
     def _set(
         self,
         conn: Connection,
