@@ -16,7 +16,7 @@ Wall time, CPU time of this process (``time.process_time``) and the load average
 the machine is shared. ``--profile`` prints a pyinstrument profile of the escalating sweep.
 
 Usage: .venv/bin/python bench/bench_sweep.py [--tickets 1000000] [--open 100000] [--breached 10000]
-       [--baseline-sample 300] [--actions 200] [--workers 2] [--batch-size 5000] [--profile]
+       [--baseline-sample 300] [--actions 200] [--profile]
 """
 
 from __future__ import annotations
@@ -308,10 +308,6 @@ def main() -> None:
     ap.add_argument("--baseline-sample", type=int, default=300)
     ap.add_argument("--actions", type=int, default=200, help="tickets per service action measured")
     ap.add_argument("--profile", action="store_true", help="pyinstrument profile of the escalating sweep")
-    ap.add_argument(
-        "--workers", type=int, default=2, help="the escalating sweep's workers (the SLA DAG's: 2)"
-    )
-    ap.add_argument("--batch-size", type=int, default=5000, help="the escalating sweep's batch size")
     args = ap.parse_args()
     cfg = load_config()
     url = create_pg_database("xop_bench_sweep")
@@ -344,7 +340,7 @@ def main() -> None:
             profiler = Profiler(interval=0.001)
             profiler.start()
         cpu = time.process_time()
-        stats = sweep(engine, cfg, now=NOW, workers=args.workers, batch_size=args.batch_size)
+        stats = sweep(engine, cfg, now=NOW)
         sweep_cpu = time.process_time() - cpu
         if profiler is not None:
             profiler.stop()
@@ -388,7 +384,7 @@ def main() -> None:
     row("measure", "value", "target")
     row("sweep, nothing due (median of 7)", f"{idle_ms:.1f} ms", "< 50 ms")
     row(
-        f"sweep escalating {args.breached:,} breached tickets ({args.workers} x {args.batch_size:,})",
+        f"sweep escalating {args.breached:,} breached tickets",
         f"{sweep_s:.2f} s (cpu {sweep_cpu:.2f} s)",
         "< 1.5 s",
     )

@@ -8,8 +8,7 @@ escalated exactly once and got exactly one escalation email.
 Synchronisation is on a real event, never on timing: the test holds a row lock on one clock of a
 ticket of the third batch, so the sweep's clock update in that batch waits on the test's backend;
 the test finds the waiting backend through ``pg_blocking_pids`` (and checks its application_name
-in ``pg_stat_activity``), terminates it, then releases its lock. With two workers (two
-connections) the other worker stops before its next claim; its batch in flight commits whole.
+in ``pg_stat_activity``), terminates it, then releases its lock.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 import sqlalchemy as sa
 
 from bench.bench_sweep import NOW, populate
@@ -63,15 +61,14 @@ def _levels(engine: sa.Engine) -> dict[int, int]:
         return dict(c.execute(sa.select(tickets.c.id, tickets.c.level)).all())
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_sweep_backend_terminated_mid_run(pg_engine, pg_url, xop_config, workers):
+def test_sweep_backend_terminated_mid_run(pg_engine, pg_url, xop_config):
     populate(pg_engine, TICKETS, TICKETS, TICKETS, xop_config.fingerprint)
     swept = sa.create_engine(pg_url, connect_args={"application_name": APP})
     outcome: list[BaseException | object] = []
 
     def run() -> None:
         try:
-            outcome.append(sweep(swept, xop_config, now=NOW, batch_size=BATCH, workers=workers))
+            outcome.append(sweep(swept, xop_config, now=NOW, batch_size=BATCH))
         except BaseException as exc:
             outcome.append(exc)
 
@@ -95,18 +92,14 @@ def test_sweep_backend_terminated_mid_run(pg_engine, pg_url, xop_config, workers
     # 1. The sweep failed with a database error, not a partial success.
     assert len(outcome) == 1 and isinstance(outcome[0], sa.exc.OperationalError), outcome
 
-    # 2. Whole batches are committed, each whole; the killed one (the locked ticket's) left no
-    #    trace. One worker: exactly the two before it. Two: the other worker's batch in flight
-    #    when the first failed commits too, then it claims no more.
+    # 2. Exactly the two batches before the killed one are committed, each whole.
     escalated = _per_ticket(pg_engine, "escalated")
-    assert set(escalated.values()) <= {1} and LOCKED_TICKET not in escalated
-    if workers == 1:
-        assert sorted(escalated) == list(range(1, 2 * BATCH + 1))
-    assert len(escalated) % BATCH == 0 and len(escalated) < TICKETS
-    assert sorted(_per_ticket(pg_engine, "sla_breached")) == sorted(escalated)
+    assert sorted(escalated) == list(range(1, 2 * BATCH + 1))
+    assert set(escalated.values()) == {1}
+    assert sorted(_per_ticket(pg_engine, "sla_breached")) == list(range(1, 2 * BATCH + 1))
     levels = _levels(pg_engine)
     assert {t for t, lvl in levels.items() if lvl == 3} == set(escalated)
-    assert {t for t, lvl in levels.items() if lvl == 2} == set(range(1, TICKETS + 1)) - set(escalated)
+    assert {t for t, lvl in levels.items() if lvl == 2} == set(range(2 * BATCH + 1, TICKETS + 1))
     with pg_engine.connect() as c:
         breached = set(
             c.execute(
@@ -114,13 +107,13 @@ def test_sweep_backend_terminated_mid_run(pg_engine, pg_url, xop_config, workers
             ).scalars()
         )
     assert breached == set(escalated)
-    assert len(outbox_rows(pg_engine, "ticket_escalated")) == len(escalated)
-    assert len(outbox_rows(pg_engine, "sla_escalations")) == len(escalated) // BATCH  # one per batch
+    assert len(outbox_rows(pg_engine, "ticket_escalated")) == 2 * BATCH
+    assert len(outbox_rows(pg_engine, "sla_escalations")) == 2  # one digest per committed batch
 
     # 3. The next sweep (a fresh connection from the same engine's pool) does the rest.
-    stats = sweep(swept, xop_config, now=NOW, batch_size=BATCH, workers=workers)
+    stats = sweep(swept, xop_config, now=NOW, batch_size=BATCH)
     swept.dispose()
-    assert stats.escalations == TICKETS - len(escalated)
+    assert stats.escalations == TICKETS - 2 * BATCH
     assert sweep(pg_engine, xop_config, now=NOW, batch_size=BATCH).escalations == 0  # nothing left
 
     # 4. Nothing escalated or emailed twice, nothing lost.
@@ -144,5 +137,4 @@ def test_sweep_backend_terminated_mid_run(pg_engine, pg_url, xop_config, workers
         )
     assert dup_keys == []
     assert sorted(per_ticket_mail) == list(range(1, TICKETS + 1)) and set(per_ticket_mail.values()) == {1}
-    if workers == 1:  # two workers: a batch may come short while the other holds its rows
-        assert len(outbox_rows(pg_engine, "sla_escalations")) == TICKETS // BATCH
+    assert len(outbox_rows(pg_engine, "sla_escalations")) == TICKETS // BATCH

@@ -12,14 +12,10 @@ from xop.tickets.sweep import sweep
 
 log = logging.getLogger(__name__)
 
-#: The sweep's workers (PostgreSQL; SQLite gets one): one batch's rows built in Python while
-#: another's statements run in the database. Measured on 2 cores in bench/README (round 5).
-SWEEP_WORKERS = 2
-
 
 def run_sweep(now: str | None = None) -> dict:
     engine, cfg, at = runtime.ticket_db(), runtime.config(), runtime.resolve_now(now)
-    stats = sweep(engine, cfg, now=at, workers=SWEEP_WORKERS)
+    stats = sweep(engine, cfg, now=at)
     metrics.after_sweep(engine, stats, now=at)
     log.info(
         "SLA sweep: %d tickets due, %d warnings, %d breaches, %d escalated, %d emails queued in %.3f s",

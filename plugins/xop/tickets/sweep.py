@@ -15,10 +15,8 @@ ticket; on SQLite the write lock serialises them.
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -63,27 +61,13 @@ class SweepStats:
     seconds: float = 0.0
     escalated: list[str] = field(default_factory=list)
 
-    def add(self, other: SweepStats) -> None:
-        """Count another batch's work in (``seconds`` is the whole sweep's, set at its end)."""
-        for f in fields(self):
-            if f.name != "seconds":
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
-
-def sweep(
-    engine: Engine, cfg: XopConfig, *, now: datetime, batch_size: int = 5000, workers: int = 1
-) -> SweepStats:
+def sweep(engine: Engine, cfg: XopConfig, *, now: datetime, batch_size: int = 5000) -> SweepStats:
     """Act on every ticket due at ``now``; returns what was done.
 
     First, clocks computed under another SLA policy (the config was edited) are retargeted,
     keeping their starts and pauses, with an ``sla_retargeted`` event per ticket; then the due
-    tickets are claimed and their warnings and breaches handled, one transaction per batch.
-
-    ``workers`` > 1 (PostgreSQL only; SQLite's write lock would only make them wait) drains
-    the due batches on that many connections at once: each claims its own batch
-    (``SKIP LOCKED``), so one batch's rows are built in Python while another's statements run
-    in the database. A failing batch stops every worker before its next claim; the batches
-    committed before it stay, as with one worker.
+    tickets are claimed and their warnings and breaches handled.
     """
     started = time.perf_counter()
     stats = SweepStats()
@@ -93,45 +77,19 @@ def sweep(
         stats.retargeted += n
         if n < batch_size:
             break
-    drain = _Drain(engine, cfg, now, batch_size, stats)
-    if workers > 1 and engine.dialect.name == "postgresql":
-        with ThreadPoolExecutor(workers, thread_name_prefix="xop-sweep") as pool:
-            for done in [pool.submit(drain.run) for _ in range(workers)]:
-                done.result()  # the first failure is raised, after every worker stopped
-    else:
-        drain.run()
+    seen: set[int] = set()
+    while True:
+        with engine.begin() as conn:
+            due = _claim(conn, now, batch_size)
+            fresh = [t for t in due if t["id"] not in seen]
+            if not fresh:
+                break
+            seen.update(t["id"] for t in fresh)
+            _process(conn, cfg, fresh, now, stats)
+        if len(due) < batch_size:
+            break
     stats.seconds = time.perf_counter() - started
     return stats
-
-
-class _Drain:
-    """Claims and handles due batches until none is left; shared by the sweep's workers."""
-
-    def __init__(self, engine: Engine, cfg: XopConfig, now: datetime, batch_size: int, stats: SweepStats):
-        self.engine, self.cfg, self.now, self.batch_size, self.stats = engine, cfg, now, batch_size, stats
-        self.seen: set[int] = set()  # a ticket is handled once per sweep, even if still due after
-        self.lock = threading.Lock()
-        self.failed = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.failed.is_set():
-                batch = SweepStats()
-                with self.engine.begin() as conn:
-                    due = _claim(conn, self.now, self.batch_size)
-                    with self.lock:
-                        fresh = [t for t in due if t["id"] not in self.seen]
-                        self.seen.update(t["id"] for t in fresh)
-                    if not fresh:
-                        return
-                    _process(conn, self.cfg, fresh, self.now, batch)
-                with self.lock:  # counted once committed
-                    self.stats.add(batch)
-                if len(due) < self.batch_size:  # with SKIP LOCKED: the rest is another worker's
-                    return
-        except BaseException:
-            self.failed.set()
-            raise
 
 
 def _retarget_stale(conn: Connection, cfg: XopConfig, now: datetime, limit: int) -> int:
