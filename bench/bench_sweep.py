@@ -16,7 +16,7 @@ Wall time, CPU time of this process (``time.process_time``) and the load average
 the machine is shared. ``--profile`` prints a pyinstrument profile of the escalating sweep.
 
 Usage: .venv/bin/python bench/bench_sweep.py [--tickets 1000000] [--open 100000] [--breached 10000]
-       [--baseline-sample 300] [--actions 200] [--profile]
+       [--baseline-sample 300] [--actions 200] [--batch-size 5000] [--profile]
 """
 
 from __future__ import annotations
@@ -308,6 +308,7 @@ def main() -> None:
     ap.add_argument("--baseline-sample", type=int, default=300)
     ap.add_argument("--actions", type=int, default=200, help="tickets per service action measured")
     ap.add_argument("--profile", action="store_true", help="pyinstrument profile of the escalating sweep")
+    ap.add_argument("--batch-size", type=int, default=5000, help="the escalating sweep's batch size")
     args = ap.parse_args()
     cfg = load_config()
     url = create_pg_database("xop_bench_sweep")
@@ -340,7 +341,7 @@ def main() -> None:
             profiler = Profiler(interval=0.001)
             profiler.start()
         cpu = time.process_time()
-        stats = sweep(engine, cfg, now=NOW)
+        stats = sweep(engine, cfg, now=NOW, batch_size=args.batch_size)
         sweep_cpu = time.process_time() - cpu
         if profiler is not None:
             profiler.stop()
@@ -384,7 +385,7 @@ def main() -> None:
     row("measure", "value", "target")
     row("sweep, nothing due (median of 7)", f"{idle_ms:.1f} ms", "< 50 ms")
     row(
-        f"sweep escalating {args.breached:,} breached tickets",
+        f"sweep escalating {args.breached:,} breached tickets (batches of {args.batch_size:,})",
         f"{sweep_s:.2f} s (cpu {sweep_cpu:.2f} s)",
         "< 1.5 s",
     )
