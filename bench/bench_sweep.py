@@ -42,7 +42,7 @@ from xop.db.engine import engine_from_url  # noqa: E402
 from xop.db.migrate import upgrade  # noqa: E402
 from xop.sla.policy import business_calendar  # noqa: E402
 from xop.tickets import TicketService  # noqa: E402
-from xop.tickets.sweep import sweep  # noqa: E402
+from xop.tickets.sweep import BATCH_SIZE, sweep  # noqa: E402
 
 # Tuesday 2026-12-01 15:00 UTC (09:00 CST): open tickets were opened over the last weeks.
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
@@ -308,7 +308,12 @@ def main() -> None:
     ap.add_argument("--baseline-sample", type=int, default=300)
     ap.add_argument("--actions", type=int, default=200, help="tickets per service action measured")
     ap.add_argument("--profile", action="store_true", help="pyinstrument profile of the escalating sweep")
-    ap.add_argument("--batch-size", type=int, default=5000, help="the escalating sweep's batch size")
+    ap.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_SIZE,
+        help="the escalating sweep's batch size (the sweep's own)",
+    )
     args = ap.parse_args()
     cfg = load_config()
     url = create_pg_database("xop_bench_sweep")

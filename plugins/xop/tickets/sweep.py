@@ -42,6 +42,8 @@ SQL_DIR = REPO_ROOT / "include" / "sql"
 ACTOR = Actor.system("xop-sla-sweep")
 #: Which clock's breach escalates to which level (when its policy action is ``escalate``).
 ESCALATES_TO = {"l2_response": 3, "l3_recovery": 4, "l4_resolution": EMERGENCY}
+#: Tickets claimed and handled per transaction.
+BATCH_SIZE = 5000
 
 
 @cache
@@ -62,7 +64,7 @@ class SweepStats:
     escalated: list[str] = field(default_factory=list)
 
 
-def sweep(engine: Engine, cfg: XopConfig, *, now: datetime, batch_size: int = 5000) -> SweepStats:
+def sweep(engine: Engine, cfg: XopConfig, *, now: datetime, batch_size: int = BATCH_SIZE) -> SweepStats:
     """Act on every ticket due at ``now``; returns what was done.
 
     First, clocks computed under another SLA policy (the config was edited) are retargeted,
