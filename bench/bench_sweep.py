@@ -49,6 +49,12 @@ from xop.sla.policy import business_calendar  # noqa: E402
 from xop.tickets import TicketService  # noqa: E402
 from xop.tickets.sweep import BATCH_SIZE, sweep  # noqa: E402
 
+#: The issue's targets for the escalating sweep: its wall time, and its speed-up over the loop.
+SWEEP_TARGET_S = 1.5
+SPEEDUP_TARGET = 80
+#: The event columns the floor writes again and the client's row cost is measured on.
+EVENT_COLS = "ticket_id, at, actor, actor_kind, actor_level, kind, public, body, payload"
+
 # Tuesday 2026-12-01 15:00 UTC (09:00 CST): open tickets were opened over the last weeks.
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
@@ -188,7 +194,6 @@ def floor(engine: sa.Engine, before: dict[str, int]) -> tuple[float, float, dict
     either way). Committed, then the copies are deleted (not timed).
     """
     e0, c0, n0 = before["ticket_events"], before["ticket_clocks"], before["notifications"]
-    ev_cols = "ticket_id, at, actor, actor_kind, actor_level, kind, public, body, payload"
     ck_cols = (
         "ticket_id, name, cycle, calendar, started_at, target_seconds, paused_seconds, paused_at, "
         "due_at, next_check_at, warned_fraction, met_at, breached_at, stopped_at, policy_version"
@@ -205,7 +210,7 @@ def floor(engine: sa.Engine, before: dict[str, int]) -> tuple[float, float, dict
             with cur.copy(f"COPY ({sql}) TO STDOUT") as cp:
                 return b"".join(bytes(b) for b in cp)
 
-        events = copy_out(f"SELECT {ev_cols} FROM ticket_events WHERE id > {e0} ORDER BY id")
+        events = copy_out(f"SELECT {EVENT_COLS} FROM ticket_events WHERE id > {e0} ORDER BY id")
         new_clocks = copy_out(
             f"SELECT {ck_cols.replace('cycle', 'cycle + 1000')} FROM ticket_clocks"
             f" WHERE id > {c0} ORDER BY id"
@@ -253,7 +258,7 @@ def floor(engine: sa.Engine, before: dict[str, int]) -> tuple[float, float, dict
         with cur.copy(f"COPY ticket_clocks ({ck_cols}) FROM STDIN") as cp:
             cp.write(new_clocks)
         step("clock inserts")
-        with cur.copy(f"COPY ticket_events ({ev_cols}) FROM STDIN") as cp:
+        with cur.copy(f"COPY ticket_events ({EVENT_COLS}) FROM STDIN") as cp:
             cp.write(events)
         step("events")
         cur.execute(update_sql("tickets", TICKET_COLS, TICKET_TYPES), ticket_arrays[1:])
@@ -281,20 +286,21 @@ def client_row_cost(engine: sa.Engine, before: dict[str, int]) -> tuple[float, f
     read back as Python values, handed to psycopg's COPY (into a temporary table) as prepared
     tuples; (µs per row for ``write_row``, µs per row for ``json.dumps`` of the payload). Neither
     counts claiming, reading clocks, deciding or building the row."""
-    cols = "ticket_id, at, actor, actor_kind, actor_level, kind, public, body, payload"
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
         rows = cur.execute(
-            f"SELECT {cols} FROM ticket_events WHERE id > {before['ticket_events']} ORDER BY id"
+            f"SELECT {EVENT_COLS} FROM ticket_events WHERE id > {before['ticket_events']} ORDER BY id"
         ).fetchall()
-        cur.execute(f"CREATE TEMPORARY TABLE bench_rows AS SELECT {cols} FROM ticket_events WITH NO DATA")
+        cur.execute(
+            f"CREATE TEMPORARY TABLE bench_rows AS SELECT {EVENT_COLS} FROM ticket_events WITH NO DATA"
+        )
         cpu = time.process_time()
         payloads = [json.dumps(r[-1]) for r in rows]
         dumps = time.process_time() - cpu
         prepared = [(*r[:-1], p) for r, p in zip(rows, payloads, strict=True)]
         cpu = time.process_time()
-        with cur.copy(f"COPY bench_rows ({cols}) FROM STDIN") as cp:
+        with cur.copy(f"COPY bench_rows ({EVENT_COLS}) FROM STDIN") as cp:
             for r in prepared:
                 cp.write_row(r)
         write = time.process_time() - cpu
@@ -345,7 +351,7 @@ def main() -> None:
         "--batch-size",
         type=int,
         default=BATCH_SIZE,
-        help="the escalating sweep's batch size (the sweep's own)",
+        help="the escalating sweep's batch size (default: the sweep's own, sweep.BATCH_SIZE)",
     )
     args = ap.parse_args()
     cfg = load_config()
@@ -426,7 +432,7 @@ def main() -> None:
     row(
         f"sweep escalating {args.breached:,} breached tickets (batches of {args.batch_size:,})",
         f"{sweep_s:.2f} s (cpu {sweep_cpu:.2f} s)",
-        "< 1.5 s",
+        f"< {SWEEP_TARGET_S} s",
     )
     row("  rows written: events / outbox emails (whole tables)", f"{events:,} / {emails:,}")
     row("FLOOR: the same rows, one bare statement each", f"{floor_s:.2f} s (cpu {floor_cpu:.2f} s)")
@@ -436,12 +442,17 @@ def main() -> None:
     row(f"per-ticket loop via TicketService (sample of {sample})", f"{per_ticket * 1000:.1f} ms/ticket")
     row("  its CPU per ticket", f"{loop_cpu * 1000:.1f} ms/ticket")
     row(f"  extrapolated to {args.breached:,} tickets", f"{loop_s:.1f} s")
-    row("speed-up of the set-based sweep over the loop", f"{loop_s / sweep_s:.1f} x", ">= 80 x")
+    row(
+        "speed-up of the set-based sweep over the loop", f"{loop_s / sweep_s:.1f} x", f">= {SPEEDUP_TARGET} x"
+    )
     # The floor bounds both targets: a sweep cannot write its rows faster than bare statements do.
     row("  the most a sweep writing these rows could reach: loop / floor", f"{loop_s / floor_s:.1f} x")
     rows_written = sum(counts.values())
-    left = (1.5 - floor_s) * 1e6 / rows_written
-    row(f"  under 1.5 s, left beside the floor per row written ({rows_written:,})", f"{left:.1f} us/row")
+    left = (SWEEP_TARGET_S - floor_s) * 1e6 / rows_written
+    row(
+        f"  under {SWEEP_TARGET_S} s, left beside the floor per row written ({rows_written:,})",
+        f"{left:.1f} us/row",
+    )
     row(
         "  least client CPU per row: COPY of a prepared row / json of a payload",
         f"{write_us:.1f} / {dumps_us:.1f} us/row",
